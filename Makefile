@@ -1,0 +1,54 @@
+# kura — build, demo and test entry points. Everything a fresh Debian machine needs is installed here.
+SWIFT     ?= swift
+SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+BUILD_PKGS = libssl-dev libzstd-dev zlib1g-dev libpq-dev pkg-config
+TEST_PKGS  = $(BUILD_PKGS) attr acl tar gzip python3
+KURA       = .build/release/kura
+SRC       ?= $(CURDIR)/docs/sample-tree
+DEMO_PW   ?= $(HOME)/.config/kura/demo-password
+
+.PHONY: all deps test-deps build release run test bench bench-peers clean
+
+all: build
+
+# Install missing Debian packages (once; later calls are no-ops).
+define apt_install
+	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; fi
+endef
+
+deps:
+	$(call apt_install,$(BUILD_PKGS))
+
+test-deps:
+	$(call apt_install,$(TEST_PKGS))
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release --product kura
+
+# Demo: back up SRC (default: the sample tree in docs/) into the default repository, list, check.
+run: release
+	@mkdir -p $$(dirname $(DEMO_PW)) && chmod 700 $$(dirname $(DEMO_PW))
+	@if [ -z "$$KURA_PASSWORD$$KURA_PASSWORD_FILE" ] && [ ! -f $(DEMO_PW) ]; then \
+	  umask 077; head -c 24 /dev/urandom | base64 > $(DEMO_PW); echo "demo password written to $(DEMO_PW) (mode 0600)"; fi
+	@export KURA_PASSWORD_FILE=$${KURA_PASSWORD_FILE:-$(DEMO_PW)}; \
+	repo=$${KURA_REPOSITORY:-$$HOME/.local/share/kura/repo}; \
+	if [ ! -f "$$repo/config" ]; then $(KURA) init --repo "$$repo"; fi; \
+	$(KURA) backup --repo "$$repo" "$(SRC)" && \
+	$(KURA) snapshots --repo "$$repo" && \
+	$(KURA) stats --repo "$$repo" latest
+
+# Every test: unit, format, round trips and CLI end-to-end (the CLI tests run the built binary).
+test: test-deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+bench:
+	cd Benchmarks && $(SWIFT) package --allow-writing-to-package-directory benchmark
+
+clean:
+	rm -rf .build

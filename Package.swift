@@ -1,0 +1,65 @@
+// swift-tools-version: 6.1
+//
+// kura (蔵): a content-addressed, encrypted, deduplicating backup store.
+//
+// Target map (one job each; pointer code for C libraries lives only in the thin wrappers):
+//   CCrypto, CZstd, CZlib       system-library shims (libssl-dev, libzstd-dev, zlib1g-dev)
+//   CSystem                     header-only shim for Linux calls Glibc does not expose
+//   KuraCrypto                  SHA-256, HMAC, AES-256-GCM, scrypt, random (wraps libcrypto)
+//   KuraCompression             zstd chunks, gzip streams (wraps libzstd and zlib)
+//   KuraChunker                 pure FastCDC, sequential and exact-parallel
+//   KuraStore                   ObjectStore protocol + local and in-memory stores
+//   KuraTar                     pure tar (ustar + PAX) writer and reader
+//   KuraFileSystem              POSIX file access by directory fd (*at calls), metadata, xattrs
+//   KuraRepository              the repository format: config, keys, packs, index, trees, snapshots
+//   KuraArchiver                backup: directory walk and the parallel ingest pipeline
+//   KuraRestorer                restore, cat, dump, ls, diff, stats
+//   kura                        thin command-line front end (swift-argument-parser)
+import PackageDescription
+
+let package = Package(
+    name: "kura",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "kura", targets: ["kura"]),
+        .library(name: "KuraChunker", targets: ["KuraChunker"]),
+        .library(name: "KuraCrypto", targets: ["KuraCrypto"]),
+        .library(name: "KuraCompression", targets: ["KuraCompression"]),
+        .library(name: "KuraStore", targets: ["KuraStore"]),
+        .library(name: "KuraRepository", targets: ["KuraRepository"]),
+        .library(name: "KuraArchiver", targets: ["KuraArchiver"]),
+        .library(name: "KuraRestorer", targets: ["KuraRestorer"]),
+    ],
+    dependencies: [
+        // The only third-party dependency: the command-line parser.
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CSystem"),  // header-only: xattrs, O_NOATIME, SEEK_DATA/SEEK_HOLE, makedev
+
+        .target(name: "KuraChunker"),
+        .target(name: "KuraCrypto", dependencies: ["CCrypto"]),
+        .target(name: "KuraCompression", dependencies: ["CZstd", "CZlib"]),
+        .target(name: "KuraStore"),
+        .target(name: "KuraTar"),
+        .target(name: "KuraFileSystem", dependencies: ["CSystem"]),
+        .target(name: "KuraRepository",
+                dependencies: ["KuraChunker", "KuraCrypto", "KuraCompression", "KuraStore"]),
+        .target(name: "KuraArchiver", dependencies: ["KuraRepository", "KuraFileSystem"]),
+        .target(name: "KuraRestorer", dependencies: ["KuraRepository", "KuraFileSystem", "KuraTar", "KuraCompression"]),
+        .executableTarget(name: "kura", dependencies: [
+            "KuraArchiver", "KuraRestorer",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "KuraChunkerTests", dependencies: ["KuraChunker"], resources: [.copy("Vectors")]),
+        .testTarget(name: "KuraCryptoTests", dependencies: ["KuraCrypto", "KuraCompression"]),
+        .testTarget(name: "KuraStoreTests", dependencies: ["KuraStore"]),
+        .testTarget(name: "KuraTarTests", dependencies: ["KuraTar"]),
+        .testTarget(name: "KuraRepositoryTests", dependencies: ["KuraRepository", "KuraArchiver", "KuraRestorer"]),
+        .testTarget(name: "KuraCLITests", dependencies: ["kura"]),
+    ]
+)

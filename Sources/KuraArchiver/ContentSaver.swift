@@ -1,0 +1,130 @@
+import KuraChunker
+import KuraCrypto
+import KuraFileSystem
+import KuraRepository
+import Synchronization
+
+/// A source of content bytes: a region of a file, or a pipe.
+protocol ContentReader {
+    /// Reads into `buffer`; returns the number of bytes read, 0 at the end.
+    mutating func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int
+}
+
+/// Reads `length` bytes of a file from `offset` with pread.
+struct FileRegionReader: ContentReader {
+    let descriptor: Descriptor
+    var offset: Int64
+    var remaining: Int64
+    mutating func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        guard remaining > 0 else { return 0 }
+        let want = Int(min(Int64(buffer.count), remaining))
+        let n = try descriptor.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<want]), at: offset)
+        offset += Int64(n)
+        remaining = n == 0 ? 0 : remaining - Int64(n)
+        return n
+    }
+}
+
+/// An immutable block of read bytes shared by the chunk tasks cut from it. Its bytes are charged to
+/// the pipeline's in-flight budget until the last task lets go of it.
+final class Block: Sendable {
+    let bytes: [UInt8]
+    let limiter: AsyncLimiter
+    let charged: Int
+    init(bytes: [UInt8], limiter: AsyncLimiter, charged: Int) { self.bytes = bytes; self.limiter = limiter; self.charged = charged }
+    deinit { limiter.release(charged) }
+}
+
+/// Totals of what was stored, shared by all tasks of a backup.
+struct IngestCounters {
+    var bytesRead: UInt64 = 0
+    var blobsAdded = 0
+    var bytesAdded: UInt64 = 0
+    var bytesStored: UInt64 = 0
+}
+
+/// The content half of the ingest pipeline: reads a stream in blocks, cuts it with FastCDC, and
+/// hashes, dedups, compresses, encrypts and packs the chunks on parallel tasks. Memory is bounded by
+/// the `budget` limiter (bytes read but not yet packed), not by file size or count.
+final class ContentSaver: Sendable {
+    let repository: Repository
+    let budget: AsyncLimiter
+    let counters: Mutex<IngestCounters>
+
+    init(repository: Repository, inFlightBytes: Int) {
+        self.repository = repository
+        self.budget = AsyncLimiter(capacity: inFlightBytes)
+        self.counters = Mutex(IngestCounters())
+    }
+
+    var totals: IngestCounters { counters.withLock { $0 } }
+
+    /// Hashes one chunk, and stores it when it is new. Returns its extent.
+    private func saveChunk(_ block: Block, _ range: Range<Int>) async throws -> Extent {
+        let (id, sealed) = try block.bytes.withUnsafeBytes { raw -> (BlobID, SealedBlob?) in
+            let chunk = UnsafeRawBufferPointer(rebasing: raw[range])
+            let id = BlobID(bytes: SHA256.hash(chunk))
+            guard repository.claim(id) else { return (id, nil) }
+            return (id, try repository.sealBlob(.data, id: id, plaintext: chunk))
+        }
+        if let sealed {
+            let stored = try await repository.addToPack(sealed)
+            counters.withLock { c in c.blobsAdded += 1; c.bytesAdded += UInt64(range.count); c.bytesStored += UInt64(stored) }
+        }
+        return Extent(chunk: id, length: range.count)
+    }
+
+    /// Chunks and stores everything `reader` yields. `expectedLength` (when known) sizes the first read
+    /// so that a small file is read with one call and processed without spawning tasks.
+    func save(_ reader: inout some ContentReader, expectedLength: Int64?) async throws -> (extents: [Extent], length: UInt64) {
+        let maxChunk = repository.chunker.parameters.maxSize
+        let readSize = 2 * maxChunk
+        var carry: ArraySlice<UInt8> = []
+        var extents: [Extent] = []
+        var total: UInt64 = 0
+        var pending: [Int: Extent] = [:]
+        var spawned = 0
+
+        return try await withThrowingTaskGroup(of: (Int, Extent).self) { group in
+            var eof = false
+            while !eof {
+                // Size the block: all of a small file at once, otherwise carry + readSize.
+                let want: Int
+                if let expectedLength, total == 0, expectedLength <= Int64(readSize) { want = Int(expectedLength) + 1 } else { want = readSize }
+                let capacity = carry.count + want
+                await budget.acquire(capacity)
+                var bytes = [UInt8](repeating: 0, count: capacity)
+                if !carry.isEmpty { bytes.withUnsafeMutableBytes { dst in carry.withUnsafeBytes { dst.copyMemory(from: $0) } } }
+                var filled = carry.count
+                do {
+                    while filled < capacity {
+                        let n = try bytes.withUnsafeMutableBytes { try reader.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[filled...])) }
+                        if n == 0 { eof = true; break }
+                        filled += n
+                    }
+                } catch { budget.release(capacity); throw error }
+                total += UInt64(filled - carry.count)
+                counters.withLock { $0.bytesRead += UInt64(filled - carry.count) }
+                bytes.removeLast(capacity - filled)
+                let block = Block(bytes: bytes, limiter: budget, charged: capacity)
+                let cuts = block.bytes.withUnsafeBytes { repository.chunker.cutPoints(in: $0, isFinal: eof) }
+                var start = 0
+                if eof, spawned == 0, cuts.count <= 1 {
+                    // One chunk (or none): do it inline, no task.
+                    if let end = cuts.first, end > 0 { extents.append(try await saveChunk(block, 0..<end)) }
+                    return (extents, total)
+                }
+                for end in cuts {
+                    let index = spawned, range = start..<end
+                    spawned += 1
+                    group.addTask { (index, try await self.saveChunk(block, range)) }
+                    start = end
+                }
+                carry = block.bytes[start...]
+            }
+            while let (i, e) = try await group.next() { pending[i] = e }
+            extents = (0..<spawned).map { pending[$0]! }
+            return (extents, total)
+        }
+    }
+}

@@ -1,0 +1,205 @@
+import KuraCompression
+import KuraCrypto
+import KuraStore
+
+/// A blob ready for a pack: compressed (maybe) and encrypted.
+public struct SealedBlob: Sendable {
+    public var type: BlobType
+    public var id: BlobID
+    public var compressed: Bool
+    public var rawLength: Int
+    public var sealed: [UInt8]
+}
+
+/// What storing one blob cost.
+public struct StoredBlob: Sendable {
+    /// False when the blob was already in the repository (or claimed by another writer): nothing stored.
+    public var isNew: Bool
+    public var rawLength: Int
+    /// Bytes it takes in its pack (0 when not new).
+    public var storedLength: Int
+}
+
+extension Repository {
+    // MARK: - Index
+
+    /// Loads every index file (once). Index files listed in another's `supersedes` are skipped.
+    public func loadIndex() async throws {
+        if state.withLock({ $0.indexLoaded }) { return }
+        let files: [ObjectInfo]
+        do { files = try await store.list(prefix: "index/") } catch { throw Repository.storeError(error, doing: "listing the index") }
+        let decoded = try await withThrowingTaskGroup(of: (String, IndexFile).self) { group in
+            var results: [(String, IndexFile)] = []
+            var next = 0
+            func add() {
+                let key = files[next].key
+                next += 1
+                group.addTask { (key, try await self.readIndexFile(key)) }
+            }
+            while next < files.count, next < 8 { add() }
+            while let r = try await group.next() {
+                results.append(r)
+                if next < files.count { add() }
+            }
+            return results
+        }
+        let superseded = Set(decoded.flatMap { $0.1.supersedes.map(\.hex) })
+        state.withLock { s in
+            guard !s.indexLoaded else { return }
+            for (key, file) in decoded where !superseded.contains(String(key.dropFirst("index/".count))) {
+                for p in file.packs { s.index.add(pack: p.id, entries: p.entries) }
+            }
+            s.indexLoaded = true
+        }
+    }
+
+    /// Reads and decodes one index object.
+    public func readIndexFile(_ key: String) async throws -> IndexFile {
+        let stored = try await getNamedByContent(key)
+        let packed = try open(stored, what: key)
+        guard packed.count >= 5 else { throw KuraError(.corrupt, "\(key) is truncated") }
+        let rawLength = packed.withUnsafeBytes { Int(UInt32(littleEndian: $0.loadUnaligned(as: UInt32.self))) }
+        var plain = Array(packed[5...])
+        if packed[4] == 1 {
+            do { plain = try Zstd.decompress(plain, expectedSize: rawLength) } catch {
+                throw KuraError(.corrupt, "\(key) does not decompress: \(error)")
+            }
+        }
+        return try IndexFile(decoding: plain, what: key)
+    }
+
+    /// Writes an index file; returns its id. Stored form: seal(u32le(plain length) ‖ flag ‖ body), flag 1
+    /// when body is a zstd frame, 0 when it is the plain encoding.
+    @discardableResult
+    public func writeIndexFile(_ file: IndexFile) async throws -> BlobID {
+        let plain = file.encoded()
+        var packed: [UInt8] = []
+        withUnsafeBytes(of: UInt32(plain.count).littleEndian) { packed.append(contentsOf: $0) }
+        if let z = Zstd.compress(plain, level: 3) { packed.append(1); packed.append(contentsOf: z) } else { packed.append(0); packed.append(contentsOf: plain) }
+        return try await putNamedByContent(folder: "index", try seal(packed))
+    }
+
+    /// Where a blob is, if the repository has it.
+    public func location(of id: BlobID) -> BlobLocation? { state.withLock { $0.index.location(of: id) } }
+
+    /// True when the repository (or a writer in this process) has the blob.
+    public func contains(_ id: BlobID) -> Bool { state.withLock { $0.index.contains(id) || $0.pending.contains(id) } }
+
+    /// Number of blobs and packs in the loaded index.
+    public var indexCounts: (blobs: Int, packs: Int) { state.withLock { ($0.index.count, $0.index.packCount) } }
+
+    /// Every indexed blob's location.
+    public func allBlobLocations() -> [BlobLocation] { state.withLock { $0.index.allLocations() } }
+
+    // MARK: - Writing blobs
+
+    /// Claims `id` for this writer: true when it is new and the caller must store it; false when the
+    /// repository has it or another writer is storing it (dedup).
+    public func claim(_ id: BlobID) -> Bool {
+        state.withLock { s in
+            if s.index.contains(id) || s.pending.contains(id) { return false }
+            s.pending.insert(id)
+            return true
+        }
+    }
+
+    /// Compresses (when that saves space) and encrypts a claimed blob: the CPU-bound half of storing
+    /// it, done by the caller's task. Hand the result to ``addToPack(_:)``.
+    public func sealBlob(_ type: BlobType, id: BlobID, plaintext: UnsafeRawBufferPointer) throws -> SealedBlob {
+        let compressed = config.compression == "zstd" ? compressors.withCompressor { $0.compress(plaintext) } : nil
+        let sealed: [UInt8]
+        if let compressed { sealed = try seal(compressed) } else { sealed = try AESGCM.seal(plaintext, key: masterKey) }
+        return SealedBlob(type: type, id: id, compressed: compressed != nil, rawLength: plaintext.count, sealed: sealed)
+    }
+
+    /// Appends a sealed blob to the open pack of its type; uploads the pack when it reaches the target
+    /// size. Returns the bytes the blob takes in its pack. Safe to call from many tasks at once.
+    @discardableResult
+    public func addToPack(_ blob: SealedBlob) async throws -> Int {
+        let full: PackBuilder? = state.withLock { s in
+            var builder = (blob.type == .data ? s.dataPack : s.treePack) ?? PackBuilder(type: blob.type, capacity: config.packSize + (1 << 20))
+            builder.add(id: blob.id, compressed: blob.compressed, rawLength: blob.rawLength, sealed: blob.sealed)
+            var out: PackBuilder? = nil
+            if builder.bytes.count >= config.packSize { out = builder; builder = PackBuilder(type: blob.type, capacity: 0) }
+            if blob.type == .data { s.dataPack = out == nil ? builder : nil } else { s.treePack = out == nil ? builder : nil }
+            return out
+        }
+        if let full { try await upload(full) }
+        return blob.sealed.count
+    }
+
+    /// Hashes, claims and stores a blob held in memory. Returns its id and whether it was new.
+    public func saveBlob(_ type: BlobType, _ bytes: [UInt8]) async throws -> (id: BlobID, stored: StoredBlob) {
+        let id = BlobID(bytes: SHA256.hash(bytes))
+        guard claim(id) else { return (id, StoredBlob(isNew: false, rawLength: bytes.count, storedLength: 0)) }
+        let sealed = try bytes.withUnsafeBytes { try sealBlob(type, id: id, plaintext: $0) }
+        let stored = try await addToPack(sealed)
+        return (id, StoredBlob(isNew: true, rawLength: bytes.count, storedLength: stored))
+    }
+
+    private func upload(_ builder: PackBuilder) async throws {
+        let pack = try builder.finish(key: masterKey)
+        try await put(Pack.key(pack.id), pack.bytes)
+        state.withLock { s in
+            s.index.add(pack: pack.id, entries: pack.entries)
+            for e in pack.entries { s.pending.remove(e.id) }
+            s.unindexed.append((pack.id, pack.entries))
+        }
+    }
+
+    /// Uploads the open packs and writes one index file for every pack uploaded since the last flush.
+    /// After it returns, every stored blob is durable and indexed; a snapshot may refer to them.
+    public func flush() async throws {
+        let open: [PackBuilder] = state.withLock { s in
+            let list = [s.dataPack, s.treePack].compactMap { $0 }.filter { !$0.entries.isEmpty }
+            s.dataPack = nil; s.treePack = nil
+            return list
+        }
+        for b in open { try await upload(b) }
+        let packs = state.withLock { s in let p = s.unindexed; s.unindexed = []; return p }
+        guard !packs.isEmpty else { return }
+        do { try await writeIndexFile(IndexFile(packs: packs)) } catch {
+            state.withLock { $0.unindexed.insert(contentsOf: packs, at: 0) }
+            throw error
+        }
+    }
+
+    // MARK: - Reading blobs
+
+    /// Reads, decrypts, decompresses and verifies one blob.
+    public func loadBlob(_ id: BlobID) async throws -> [UInt8] {
+        if !state.withLock({ $0.indexLoaded }) { try await loadIndex() }
+        guard let loc = location(of: id) else {
+            throw KuraError(.corrupt, "blob \(id.short) is not in the index",
+                            hint: "run `kura check`; `kura repair index` rebuilds the index from the packs")
+        }
+        let start = Int(loc.entry.offset)
+        let sealed = try await get(Pack.key(loc.pack), range: start..<(start + Int(loc.entry.length)))
+        return try decodeBlob(sealed, location: loc)
+    }
+
+    /// Decrypts, decompresses and verifies a sealed blob read from its pack.
+    public func decodeBlob(_ sealed: [UInt8], location loc: BlobLocation) throws -> [UInt8] {
+        let what = "\(loc.entry.type) blob \(loc.entry.id.short) in pack \(loc.pack.short)"
+        var plain = try open(sealed, what: what)
+        if loc.entry.compressed {
+            do { plain = try Zstd.decompress(plain, expectedSize: Int(loc.entry.rawLength)) } catch {
+                throw KuraError(.corrupt, "\(what) does not decompress: \(error)")
+            }
+        }
+        guard plain.count == Int(loc.entry.rawLength), BlobID(bytes: SHA256.hash(plain)) == loc.entry.id else {
+            throw KuraError(.corrupt, "\(what) is damaged: its content does not match its id")
+        }
+        return plain
+    }
+
+    /// Loads and decodes a tree blob.
+    public func loadTree(_ id: BlobID) async throws -> Tree {
+        try Tree(decoding: try await loadBlob(id), id: id)
+    }
+
+    /// Encodes and stores a tree; returns its id.
+    public func saveTree(_ tree: Tree) async throws -> (id: BlobID, stored: StoredBlob) {
+        try await saveBlob(.tree, tree.encoded())
+    }
+}

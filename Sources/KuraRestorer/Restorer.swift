@@ -1,0 +1,333 @@
+import Foundation
+import KuraFileSystem
+import KuraRepository
+import Synchronization
+
+/// How to restore.
+public struct RestoreOptions: Sendable {
+    /// Folder to restore into (created if missing).
+    public var target: String
+    /// Glob patterns; when non-empty only matching entries (and everything inside matching directories)
+    /// are restored. A pattern without "/" matches names, one with "/" the absolute snapshot path.
+    public var includes: [String] = []
+    /// Files restored at the same time.
+    public var parallelism = max(4, ProcessInfo.processInfo.activeProcessorCount * 2)
+    public init(target: String) { self.target = target }
+}
+
+/// What a restore did.
+public struct RestoreResult: Sendable {
+    public var files = 0
+    public var directories = 0
+    public var otherEntries = 0
+    public var bytes: UInt64 = 0
+    /// Entries that could not be restored, with the reason. Non-empty means exit code 1.
+    public var errors: [String] = []
+    /// Things that were restored differently (e.g. sockets skipped, owner not set as non-root).
+    public var warnings: [String] = []
+}
+
+/// Restores a snapshot (or a part of it) into a folder: every entry kind, with mode, owner (by name
+/// where the name exists here, else by number), nanosecond mtime, xattrs, hard links and holes.
+/// Files are written with positioned writes, several at a time; directory metadata is set last.
+public final class Restorer: Sendable {
+    let repository: Repository
+    let options: RestoreOptions
+    let accounts = Accounts()
+    let slots: AsyncLimiter
+    let isRoot = geteuid() == 0
+    private let result = Mutex(RestoreResult())
+    private let hardLinks = Mutex([HardLinkKey: Task<LinkSource?, Never>]())
+    let progress: (@Sendable (RestoreResult) -> Void)?
+
+    struct HardLinkKey: Hashable { var device: UInt64; var inode: UInt64 }
+    struct LinkSource: Sendable { var dir: Descriptor; var name: [UInt8] }
+
+    public init(repository: Repository, options: RestoreOptions, progress: (@Sendable (RestoreResult) -> Void)? = nil) {
+        self.repository = repository
+        self.options = options
+        self.slots = AsyncLimiter(capacity: max(1, options.parallelism))
+        self.progress = progress
+    }
+
+    /// Restores `entry` of the snapshot. A directory's contents go into the target (the whole snapshot:
+    /// the absolute paths are recreated under the target); a single file goes to target/NAME.
+    public func restore(_ browser: SnapshotBrowser, entry: SnapshotEntry) async throws -> RestoreResult {
+        let targetPath = Array(options.target.utf8)
+        if mkdir(options.target, 0o700) != 0, errno != EEXIST {
+            throw KuraError(.io, "cannot create the target folder \(options.target): \(String(cString: strerror(errno)))")
+        }
+        let target: Descriptor
+        do { target = try Descriptor.openDirectory(targetPath, in: nil, path: targetPath) } catch {
+            throw KuraError(.invalidArgument, "the target \(options.target) is not a folder that can be opened: \(error)")
+        }
+        let matcher = IncludeMatcher(options.includes)
+        if let node = entry.node, node.type != .directory {
+            if matcher.isEmpty || matcher.matches(name: node.name, path: entry.path) {
+                await restoreEntry(node, into: target, path: entry.path, display: joinPath(targetPath, node.name))
+            }
+        } else {
+            let dir = LazyDirectory(existing: target, path: targetPath)
+            _ = await restoreContents(of: entry, into: dir, matcher: matcher, everything: matcher.isEmpty)
+        }
+        return result.withLock { $0 }
+    }
+
+    func note(error path: [UInt8], _ error: any Error) {
+        result.withLock { $0.errors.append("\(PathBytes.display(path)): \(error)") }
+    }
+
+    func note(warning: String) { result.withLock { $0.warnings.append(warning) } }
+
+    private func counted(_ node: Node) {
+        let r: RestoreResult = result.withLock { r in
+            switch node.type {
+            case .file: r.files += 1; r.bytes += node.size
+            case .directory: r.directories += 1
+            default: r.otherEntries += 1
+            }
+            return r
+        }
+        progress?(r)
+    }
+
+    // MARK: - Directories
+
+    /// Restores the children of `entry` into `dir`. Returns true when anything was restored (so the
+    /// directory itself is created only when needed under --include).
+    private func restoreContents(of entry: SnapshotEntry, into dir: LazyDirectory, matcher: IncludeMatcher, everything: Bool) async -> Bool {
+        guard let treeID = entry.tree else { return false }
+        let tree: Tree
+        do { tree = try await repository.loadTree(treeID) } catch { note(error: entry.path, error); return false }
+        if everything { _ = dir.open(onError: note) }
+        let children = tree.nodes.map { node in
+            (node, entry.path == [47] ? [47] + node.name : entry.path + [47] + node.name)
+        }
+        return await withTaskGroup(of: Bool.self) { group in
+            var restoredAny = everything
+            var next = 0
+            func spawn() {
+                let (node, path) = children[next]
+                next += 1
+                group.addTask { await self.restoreChild(node, path: path, in: dir, matcher: matcher, everything: everything) }
+            }
+            while next < children.count, next < 32 { spawn() }
+            while let r = await group.next() {
+                restoredAny = restoredAny || r
+                if next < children.count { spawn() }
+            }
+            return restoredAny
+        }
+    }
+
+    private func restoreChild(_ node: Node, path: [UInt8], in dir: LazyDirectory, matcher: IncludeMatcher, everything: Bool) async -> Bool {
+        let selected = everything || matcher.matches(name: node.name, path: path)
+        if node.type == .directory {
+            guard selected || matcher.mayMatchInside(path) else { return false }
+            let sub = LazyDirectory(parent: dir, name: node.name, path: joinPath(dir.path, node.name))
+            let any = await restoreContents(of: SnapshotEntry(path: path, node: node, tree: node.subtree), into: sub, matcher: matcher, everything: selected)
+            if any, let fd = sub.open(onError: note) {
+                applyMetadata(node, fd: fd, display: sub.path)
+                counted(node)
+            }
+            return any
+        }
+        guard selected, let parent = dir.open(onError: note) else { return false }
+        await restoreEntry(node, into: parent, path: path, display: joinPath(dir.path, node.name))
+        return true
+    }
+
+    // MARK: - Entries
+
+    /// Restores one non-directory entry (or an empty directory node) into `dir`.
+    func restoreEntry(_ node: Node, into dir: Descriptor, path: [UInt8], display: [UInt8]) async {
+        do {
+            unlinkat(dir.fd, cString(node.name), 0)  // replace what was there (never a directory)
+            switch node.type {
+            case .file:
+                await slots.acquire()
+                defer { slots.release() }
+                if node.links > 1 { try await restoreHardLinked(node, into: dir, display: display) } else { try await restoreFile(node, into: dir, display: display) }
+            case .directory:
+                if mkdirat(dir.fd, cString(node.name), 0o700) != 0, errno != EEXIST { throw FileSystemError("mkdir", path: display, errno: errno) }
+                let fd = try Descriptor.openDirectory(node.name, in: dir, path: display)
+                applyMetadata(node, fd: fd, display: display)
+            case .symlink:
+                let rc = withC(node.linkTarget) { t in symlinkat(t, dir.fd, cString(node.name)) }
+                guard rc == 0 else { throw FileSystemError("symlink", path: display, errno: errno) }
+                applyLinkMetadata(node, dir: dir, display: display)
+            case .fifo:
+                guard mkfifoat(dir.fd, cString(node.name), mode_t(node.mode)) == 0 else { throw FileSystemError("mkfifo", path: display, errno: errno) }
+                applyLinkMetadata(node, dir: dir, display: display)
+            case .characterDevice, .blockDevice:
+                let kind = node.type == .characterDevice ? S_IFCHR : S_IFBLK
+                guard mknodat(dir.fd, cString(node.name), kind | mode_t(node.mode), dev_t(node.rdev)) == 0 else {
+                    throw FileSystemError("mknod", path: display, errno: errno)
+                }
+                applyLinkMetadata(node, dir: dir, display: display)
+            case .socket:
+                note(warning: "\(PathBytes.display(path)): sockets are not restored (a program creates them when it starts)")
+                return
+            }
+            counted(node)
+        } catch {
+            note(error: path, error)
+        }
+    }
+
+    /// The first name of a hard-linked inode is restored as a file; the others wait for it and link to it.
+    private func restoreHardLinked(_ node: Node, into dir: Descriptor, display: [UInt8]) async throws {
+        let key = HardLinkKey(device: node.device, inode: node.inode)
+        let (first, task) = hardLinks.withLock { map -> (Bool, Task<LinkSource?, Never>) in
+            if let t = map[key] { return (false, t) }
+            let t = Task<LinkSource?, Never> {
+                do { try await self.restoreFile(node, into: dir, display: display); return LinkSource(dir: dir, name: node.name) } catch {
+                    self.note(error: display, error); return nil
+                }
+            }
+            map[key] = t
+            return (true, t)
+        }
+        guard let source = await task.value else {
+            if first { throw KuraError(.io, "could not restore the file") }
+            try await restoreFile(node, into: dir, display: display)  // the first copy failed: restore this one on its own
+            return
+        }
+        if first { return }
+        guard linkat(source.dir.fd, cString(source.name), dir.fd, cString(node.name), 0) == 0 else {
+            throw FileSystemError("link", path: display, errno: errno)
+        }
+    }
+
+    /// Writes a file's chunks at their offsets (holes are skipped and stay holes), then its metadata.
+    private func restoreFile(_ node: Node, into dir: Descriptor, display: [UInt8]) async throws {
+        let file = try Descriptor.open(node.name, in: dir, path: display, flags: O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, mode: 0o600)
+        var offset: Int64 = 0
+        let chunks = node.content.filter { !$0.isHole }
+        var offsets: [Int64] = []
+        for e in node.content { if !e.isHole { offsets.append(offset) }; offset += Int64(e.length) }
+        var index = 0
+        try await ContentStreamer(repository: repository).stream(chunks) { bytes in
+            try bytes.withUnsafeBytes { try file.write($0, at: offsets[index]) }
+            index += 1
+        }
+        guard ftruncate(file.fd, off_t(node.size)) == 0 else { throw FileSystemError("truncate", path: display, errno: errno) }
+        applyMetadata(node, fd: file, display: display)
+    }
+
+    // MARK: - Metadata
+
+    private func owner(_ node: Node) -> (uid: uid_t, gid: gid_t) {
+        (accounts.uid(named: node.user) ?? node.uid, accounts.gid(named: node.group) ?? node.gid)
+    }
+
+    /// Owner, xattrs, mode, then times (in that order: chown clears setuid bits, writes change mtime).
+    func applyMetadata(_ node: Node, fd: Descriptor, display: [UInt8]) {
+        if isRoot {
+            let o = owner(node)
+            if fchown(fd.fd, o.uid, o.gid) != 0 { note(warning: "\(PathBytes.display(display)): cannot set owner: \(String(cString: strerror(errno)))") }
+        }
+        for x in node.xattrs {
+            do { try ExtendedAttributes.set(fd: fd.fd, name: x.name, value: x.value, path: display) } catch {
+                note(warning: "\(PathBytes.display(display)): \(error)")
+            }
+        }
+        if fchmod(fd.fd, mode_t(node.mode)) != 0 { note(warning: "\(PathBytes.display(display)): cannot set mode: \(String(cString: strerror(errno)))") }
+        var times = [timespec(tv_sec: Int(node.mtime.seconds), tv_nsec: Int(node.mtime.nanoseconds)),
+                     timespec(tv_sec: Int(node.mtime.seconds), tv_nsec: Int(node.mtime.nanoseconds))]
+        if futimens(fd.fd, &times) != 0 { note(warning: "\(PathBytes.display(display)): cannot set times: \(String(cString: strerror(errno)))") }
+    }
+
+    /// Metadata for entries that are not opened (symlinks, fifos, devices): by name, without following.
+    private func applyLinkMetadata(_ node: Node, dir: Descriptor, display: [UInt8]) {
+        if isRoot {
+            let o = owner(node)
+            if fchownat(dir.fd, cString(node.name), o.uid, o.gid, AT_SYMLINK_NOFOLLOW) != 0 {
+                note(warning: "\(PathBytes.display(display)): cannot set owner: \(String(cString: strerror(errno)))")
+            }
+        }
+        for x in node.xattrs {
+            do { try ExtendedAttributes.set(linkPath: dir.procPath(node.name), name: x.name, value: x.value, displayPath: display) } catch {
+                note(warning: "\(PathBytes.display(display)): \(error)")
+            }
+        }
+        if node.type != .symlink, fchmodat(dir.fd, cString(node.name), mode_t(node.mode), 0) != 0 {
+            note(warning: "\(PathBytes.display(display)): cannot set mode: \(String(cString: strerror(errno)))")
+        }
+        var times = [timespec(tv_sec: Int(node.mtime.seconds), tv_nsec: Int(node.mtime.nanoseconds)),
+                     timespec(tv_sec: Int(node.mtime.seconds), tv_nsec: Int(node.mtime.nanoseconds))]
+        if utimensat(dir.fd, cString(node.name), &times, AT_SYMLINK_NOFOLLOW) != 0 {
+            note(warning: "\(PathBytes.display(display)): cannot set times: \(String(cString: strerror(errno)))")
+        }
+    }
+}
+
+/// A directory of the restore target that is created the first time something is restored into it.
+final class LazyDirectory: Sendable {
+    let parent: LazyDirectory?
+    let name: [UInt8]
+    let path: [UInt8]
+    private let handle: Mutex<Descriptor?>
+    private let failed = Mutex(false)
+
+    init(existing: Descriptor, path: [UInt8]) { parent = nil; name = []; self.path = path; handle = Mutex(existing) }
+    init(parent: LazyDirectory, name: [UInt8], path: [UInt8]) { self.parent = parent; self.name = name; self.path = path; handle = Mutex(nil) }
+
+    /// The directory's descriptor, creating it (and its parents) on first use.
+    func open(onError: ([UInt8], any Error) -> Void) -> Descriptor? {
+        if let h = handle.withLock({ $0 }) { return h }
+        guard let parentFD = parent?.open(onError: onError) else { return nil }
+        return handle.withLock { h -> Descriptor? in
+            if let h { return h }
+            if failed.withLock({ $0 }) { return nil }
+            if mkdirat(parentFD.fd, cString(name), 0o700) != 0, errno != EEXIST {
+                onError(path, FileSystemError("mkdir", path: path, errno: errno)); failed.withLock { $0 = true }; return nil
+            }
+            do { h = try Descriptor.openDirectory(name, in: parentFD, path: path) } catch {
+                onError(path, error); failed.withLock { $0 = true }; return nil
+            }
+            return h
+        }
+    }
+}
+
+/// `--include` matching: patterns without "/" match names, others the absolute path (fnmatch).
+struct IncludeMatcher: Sendable {
+    let namePatterns: [String]
+    let pathPatterns: [String]
+    init(_ patterns: [String]) {
+        namePatterns = patterns.filter { !$0.contains("/") }
+        pathPatterns = patterns.filter { $0.contains("/") }.map { $0.count > 1 && $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
+    }
+    var isEmpty: Bool { namePatterns.isEmpty && pathPatterns.isEmpty }
+
+    func matches(name: [UInt8], path: [UInt8]) -> Bool {
+        namePatterns.contains { fnmatchBytes($0, name, 0) } || pathPatterns.contains { fnmatchBytes($0, path, FNM_PATHNAME) }
+    }
+
+    /// True when something inside directory `path` could match (so the walk must go in).
+    func mayMatchInside(_ path: [UInt8]) -> Bool {
+        if !namePatterns.isEmpty { return true }
+        let depth = PathBytes.components(path).count
+        return pathPatterns.contains { pattern in
+            // Compare the pattern's leading components with the directory's.
+            let pc = pattern.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+            if pc.contains("**") { return true }
+            guard pc.count > depth else { return false }
+            let prefix = "/" + pc.prefix(depth).joined(separator: "/")
+            return fnmatchBytes(prefix, path, FNM_PATHNAME)
+        }
+    }
+}
+
+func fnmatchBytes(_ pattern: String, _ bytes: [UInt8], _ flags: Int32) -> Bool {
+    withC(bytes) { fnmatch(pattern, $0, flags) == 0 }
+}
+
+func withC<T>(_ bytes: [UInt8], _ body: (UnsafePointer<CChar>) -> T) -> T {
+    var z = bytes; z.append(0)
+    return z.withUnsafeBufferPointer { $0.withMemoryRebound(to: CChar.self) { body($0.baseAddress!) } }
+}
+
+/// A NUL-terminated copy (for short names passed straight to a C call).
+func cString(_ bytes: [UInt8]) -> [CChar] { bytes.map { CChar(bitPattern: $0) } + [0] }

@@ -1,0 +1,88 @@
+import ArgumentParser
+import Foundation
+import KuraArchiver
+import KuraRepository
+
+struct Backup: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Back up files and directories, or a command's output, into a new snapshot.",
+        discussion: """
+        Paths are stored as absolute paths: `kura backup /srv/app` makes /srv/app/... in the snapshot.
+        Only chunks the repository does not have yet are stored.
+
+        Back up a command's output as one file (no temporary file; a failing command saves no snapshot):
+          kura backup --stdin-filename app.sql --stdin-from-command -- pg_dump -Fp app
+
+        Exit codes: 0 saved; 3 saved, but some entries could not be read (the snapshot is marked
+        incomplete and lists them); 1 failed, nothing saved; 10/11/12 see `kura --help`.
+        """)
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: "Files and directories to back up.") var paths: [String] = []
+    @Option(name: .long, help: ArgumentHelp("Tag the snapshot (repeatable).", valueName: "tag")) var tag: [String] = []
+    @Option(name: .long, help: ArgumentHelp("Host name to record (default: this machine's).", valueName: "name")) var host: String?
+    @Option(name: [.customShort("e"), .long], help: ArgumentHelp("Exclude entries matching a glob (repeatable). Without '/' it matches names at any depth; with '/' the absolute path.", valueName: "glob"))
+    var exclude: [String] = []
+    @Flag(name: [.customShort("x"), .long], help: "Stay on the file system of each path (mount points are kept empty).")
+    var oneFileSystem = false
+    @Option(name: .long, help: ArgumentHelp("Store the command's output under this file name.", valueName: "name")) var stdinFilename: String?
+    @Flag(name: .long, help: "Run the command after -- and store its standard output (needs --stdin-filename).")
+    var stdinFromCommand = false
+
+    func run() async throws {
+        try await runReportingErrors(json: global.json) {
+            let repo = try await global.openRepository()
+            let lock = try await repo.lock(exclusive: false, warn: { Terminal.printError("kura: warning: \($0)") })
+            var options = BackupOptions(paths: paths)
+            options.tags = tag
+            options.host = host
+            options.excludes = exclude
+            options.oneFileSystem = oneFileSystem
+            let line = ProgressLine(enabled: !global.quiet && !global.json)
+            let started = Date()
+            let archiver = Archiver(repository: repo, options: options) { p in
+                let rate = Double(p.bytesRead) / max(0.001, Date().timeIntervalSince(started))
+                line.update("\(p.files) files, \(Terminal.bytes(p.bytesRead)) read (\(Terminal.bytes(UInt64(rate)))/s), \(Terminal.bytes(p.bytesNew)) new  \(p.currentPath)")
+            }
+            let result: BackupResult
+            do {
+                if stdinFromCommand || stdinFilename != nil {
+                    guard stdinFromCommand, let name = stdinFilename else {
+                        throw KuraError(.invalidArgument, "--stdin-filename and --stdin-from-command go together", hint: "kura backup --stdin-filename NAME --stdin-from-command -- CMD ARGS...")
+                    }
+                    result = try await archiver.runCommand(paths, filename: name)
+                } else {
+                    result = try await archiver.run()
+                }
+            } catch {
+                line.finish()
+                await lock.release()
+                throw error
+            }
+            line.finish()
+            await lock.release()
+            report(result)
+            return result.exitCode
+        }
+    }
+
+    private func report(_ result: BackupResult) {
+        let s = result.snapshot
+        if global.json {
+            struct Out: Encodable {
+                var snapshot: String; var time: String; var paths: [String]; var incomplete: Bool
+                var errors: [Snapshot.ReadError]; var warnings: [String]; var summary: Snapshot.Summary?
+            }
+            try? Terminal.json(Out(snapshot: s.id?.hex ?? "", time: s.time, paths: s.paths, incomplete: s.incomplete,
+                                   errors: result.errors, warnings: result.warnings, summary: s.summary))
+            return
+        }
+        for w in result.warnings { Terminal.printError("kura: warning: \(w)") }
+        for e in result.errors { Terminal.printError("kura: could not read \(e.path): \(e.message)") }
+        guard !global.quiet, let sum = s.summary else { return }
+        print("snapshot \(s.id?.short ?? "") saved\(s.incomplete ? " (INCOMPLETE: \(result.errors.count) entries could not be read)" : "")")
+        print("  files \(sum.files), dirs \(sum.directories), \(Terminal.bytes(sum.totalBytes)) processed in \(String(format: "%.2f", sum.durationSeconds)) s")
+        print("  added \(Terminal.bytes(sum.bytesAdded)) in \(sum.blobsAdded) new blobs, \(Terminal.bytes(sum.bytesStored)) stored")
+    }
+}

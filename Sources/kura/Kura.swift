@@ -1,0 +1,30 @@
+import ArgumentParser
+
+/// kura (蔵, "storehouse"): encrypted, deduplicated, content-addressed backups.
+@main
+struct Kura: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kura",
+        abstract: "Encrypted, deduplicated backups of directories and command output.",
+        discussion: """
+        Every backup is a snapshot: a manifest over content-defined chunks that are stored once,
+        compressed (zstd) and encrypted (AES-256-GCM). Any snapshot restores on its own.
+
+        The repository is --repo, else $KURA_REPOSITORY, else ~/.local/share/kura/repo.
+        The password comes from --password-file, $KURA_PASSWORD_FILE, $KURA_PASSWORD, or a prompt.
+
+        Start with:
+          kura init
+          kura backup /var/lib/docker/volumes/app
+          kura snapshots
+          kura cat latest:/var/lib/docker/volumes/app/_data/config.json
+          kura restore latest --target /tmp/restore
+
+        Exit codes: 0 ok, 1 fatal error, 3 backup saved but some files could not be read,
+        10 no repository, 11 repository locked, 12 wrong password.
+        """,
+        version: "0.1.0",
+        subcommands: [Init.self, Backup.self, Snapshots.self, Ls.self, Cat.self, Restore.self, Dump.self,
+                      Diff.self, Stats.self]
+    )
+}

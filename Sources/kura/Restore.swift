@@ -1,0 +1,54 @@
+import ArgumentParser
+import Foundation
+import KuraRepository
+import KuraRestorer
+
+struct Restore: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Restore a snapshot, or part of it, into a folder.",
+        discussion: """
+        `kura restore SNAP --target DIR` recreates the backed-up absolute paths under DIR
+        (/srv/app/a.jpg becomes DIR/srv/app/a.jpg). `SNAP:/srv/app` restores that folder's contents
+        into DIR (a single file goes to DIR/NAME). --include restores only matching entries:
+          kura restore latest --target /tmp/r --include '*.json' --include '/srv/app/media/2026*'
+        Restored: file contents (holes stay holes), folders, symlinks, hard links, FIFOs, device nodes,
+        mode bits, owner (by name if it exists here, else by number; as root), mtime with nanoseconds,
+        extended attributes and ACLs. Existing files in the way are replaced.
+        """)
+
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "SNAPSHOT[:PATH]") var source: String
+    @Option(name: [.customShort("t"), .long], help: ArgumentHelp("Folder to restore into.", valueName: "dir")) var target: String
+    @Option(name: [.customShort("i"), .long], help: ArgumentHelp("Restore only entries matching this glob (repeatable).", valueName: "glob"))
+    var include: [String] = []
+
+    func run() async throws {
+        try await runReportingErrors(json: global.json) {
+            let repo = try await global.openRepository()
+            let (ref, path) = SnapshotBrowser.split(source)
+            let browser = SnapshotBrowser(repository: repo, snapshot: try await repo.findSnapshot(ref))
+            let entry = try await browser.entry(at: path)
+            var options = RestoreOptions(target: target)
+            options.includes = include
+            let line = ProgressLine(enabled: !global.quiet && !global.json)
+            let started = Date()
+            let result = try await Restorer(repository: repo, options: options) { r in
+                line.update("\(r.files) files, \(Terminal.bytes(r.bytes)) restored")
+            }.restore(browser, entry: entry)
+            line.finish()
+            let seconds = Date().timeIntervalSince(started)
+            if global.json {
+                struct Out: Encodable { var files, directories, otherEntries: Int; var bytes: UInt64; var seconds: Double; var errors, warnings: [String] }
+                try Terminal.json(Out(files: result.files, directories: result.directories, otherEntries: result.otherEntries,
+                                      bytes: result.bytes, seconds: seconds, errors: result.errors, warnings: result.warnings))
+            } else {
+                for w in result.warnings { Terminal.printError("kura: warning: \(w)") }
+                for e in result.errors { Terminal.printError("kura: error: \(e)") }
+                if !global.quiet {
+                    print("restored \(result.files) files, \(result.directories) folders, \(result.otherEntries) other entries, \(Terminal.bytes(result.bytes)) in \(String(format: "%.2f", seconds)) s")
+                }
+            }
+            return result.errors.isEmpty ? 0 : 1
+        }
+    }
+}

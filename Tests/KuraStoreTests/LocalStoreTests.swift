@@ -1,0 +1,153 @@
+import Foundation
+@testable import KuraStore
+import Testing
+
+/// What only a file-system store has: modes, temporary files, durability paths, full and read-only disks.
+@Suite("LocalStore")
+struct LocalStoreTests {
+    @Test("opening a missing root without create is notFound")
+    func missingRoot() throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        do {
+            _ = try LocalStore(path: scratch.path + "/nope")
+            Issue.record("opened a missing root")
+        } catch let error as ObjectStoreError {
+            #expect(error.code == .notFound)
+            #expect(error.errno == ENOENT)
+            #expect(error.description.contains(scratch.path + "/nope"))
+        }
+        #expect(!FileManager.default.fileExists(atPath: scratch.path + "/nope"), "opening must not create")
+        _ = FileManager.default.createFile(atPath: scratch.path + "/file", contents: Data())
+        #expect(throws: ObjectStoreError.self) { try LocalStore(path: scratch.path + "/file") }
+    }
+
+    @Test("objects persist across instances; create on an existing root keeps it")
+    func reopen() async throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let path = scratch.path + "/deep/er/store"
+        try await LocalStore(path: path, create: true).put("data/x", data: [1, 2, 3])
+        #expect(try await LocalStore(path: path).get("data/x") == [1, 2, 3])
+        #expect(try await LocalStore(path: path, create: true).list(prefix: "") == [ObjectInfo(key: "data/x", size: 3)])
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path + "/data/x")) == Data([1, 2, 3]), "plain files")
+    }
+
+    @Test("files are 0600 and directories 0700 whatever the umask")
+    func modes() async throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        // The umask is per process and tests run in parallel: 0o777 (which would expose a missing chmod) only as
+        // root, where the directories other tests create meanwhile stay usable.
+        for mask: mode_t in geteuid() == 0 ? [0, 0o022, 0o777] : [0, 0o022] {
+            let old = umask(mask)
+            defer { umask(old) }
+            let root = scratch.path + "/umask\(mask)/store"
+            let store = try LocalStore(path: root, create: true)
+            try await store.put("a/b/c", data: [1])
+            try await store.put("a/b/c", data: [2])   // a replacement too
+            try await store.put("top", data: [])
+            let why = Comment(rawValue: "umask \(String(mask, radix: 8))")
+            #expect(try ScratchDirectory.mode(of: scratch.path + "/umask\(mask)") == 0o700, why)
+            #expect(try ScratchDirectory.mode(of: root) == 0o700, why)
+            #expect(try ScratchDirectory.mode(of: root + "/a") == 0o700, why)
+            #expect(try ScratchDirectory.mode(of: root + "/a/b") == 0o700, why)
+            #expect(try ScratchDirectory.mode(of: root + "/a/b/c") == 0o600, why)
+            #expect(try ScratchDirectory.mode(of: root + "/top") == 0o600, why)
+        }
+    }
+
+    @Test("no temporary files are left after puts")
+    func noTemporaryFiles() async throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let store = try LocalStore(path: scratch.path, create: true)
+        for i in 0..<20 { try await store.put("d/\(i % 3)/k\(i % 5)", data: testBytes(i * 100, seed: UInt64(i))) }
+        try await store.put("x", data: [1])
+        await expectStoreError(.alreadyExists) { try await store.put("x/y", data: [2]) }
+        await expectStoreError(.alreadyExists) { try await store.put("d", data: [2]) }
+        #expect(try ScratchDirectory.temporaryFiles(below: scratch.path) == [])
+        #expect(try await store.list(prefix: "").count == 16)
+    }
+
+    @Test("a put that fails at any step leaves the previous object intact and no temporary file",
+          arguments: LocalStore.PutStep.allCases)
+    func failedPut(step: LocalStore.PutStep) async throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let old = testBytes(3000, seed: 7)
+        try await LocalStore(path: scratch.path, create: true).put("dir/obj", data: old)
+        struct Injected: Error {}
+        let failing = try LocalStore(path: scratch.path, create: false) { current in
+            if current == step { throw Injected() }
+        }
+        await #expect(throws: Injected.self) { try await failing.put("dir/obj", data: testBytes(5000, seed: 8)) }
+        await #expect(throws: Injected.self) { try await failing.put("dir/new", data: [1]) }
+        #expect(try await failing.get("dir/obj") == old)
+        await expectStoreError(.notFound) { try await failing.stat("dir/new") }
+        #expect(try await failing.list(prefix: "") == [ObjectInfo(key: "dir/obj", size: 3000)])
+        #expect(try ScratchDirectory.temporaryFiles(below: scratch.path) == [])
+    }
+
+    @Test("stray files are not objects: temporary files, foreign names, symbolic links, empty directories")
+    func strayEntries() async throws {
+        let scratch = try ScratchDirectory()
+        defer { scratch.remove() }
+        let store = try LocalStore(path: scratch.path, create: true)
+        try await store.put("d/real", data: [1])
+        let files = FileManager.default
+        _ = files.createFile(atPath: scratch.path + "/d/.tmp-deadbeef", contents: Data([9]))
+        _ = files.createFile(atPath: scratch.path + "/d/with space", contents: Data([9]))
+        try files.createSymbolicLink(atPath: scratch.path + "/d/link", withDestinationPath: "real")
+        try files.createDirectory(atPath: scratch.path + "/empty/dirs", withIntermediateDirectories: true)
+        #expect(try ScratchDirectory.temporaryFiles(below: scratch.path) == ["d/.tmp-deadbeef"], "the test sees dot files")
+
+        #expect(try await store.list(prefix: "") == [ObjectInfo(key: "d/real", size: 1)])
+        await expectStoreError(.notFound) { try await store.get("d/link") }
+        await expectStoreError(.notFound) { try await store.stat("d/link") }
+        await expectStoreError(.notFound) { try await store.get("empty/dirs") }
+        try await store.put("empty/dirs", data: [2])   // an empty directory in the way is removed
+        #expect(try await store.get("empty/dirs") == [2])
+    }
+
+    // MARK: full and read-only file systems
+
+    @Test("a full disk fails the put with noSpace and keeps the old object",
+          .enabled(if: TmpfsMount.isPermitted, "cannot mount a tmpfs here (needs root with CAP_SYS_ADMIN)"))
+    func fullDisk() async throws {
+        let mount = try TmpfsMount(options: "size=1m")
+        defer { mount.unmount() }
+        let store = try LocalStore(path: mount.path + "/store", create: true)
+        let old = testBytes(4096, seed: 9)
+        try await store.put("data/obj", data: old)
+
+        let error = await expectStoreError(.noSpace) { try await store.put("data/obj", data: testBytes(2 << 20, seed: 10)) }
+        #expect(error?.errno == ENOSPC)
+        #expect(error?.description.contains("No space left on device") == true)
+        #expect(try await store.get("data/obj") == old)
+        await expectStoreError(.noSpace) { try await store.put("data/big", data: testBytes(2 << 20, seed: 11)) }
+        await expectStoreError(.notFound) { try await store.stat("data/big") }
+        #expect(try ScratchDirectory.temporaryFiles(below: mount.path) == [])
+        #expect(try await store.list(prefix: "") == [ObjectInfo(key: "data/obj", size: 4096)])
+        try await store.put("data/small", data: [1])   // space was given back
+    }
+
+    @Test("a read-only file system fails writes with readOnly; reads still work",
+          .enabled(if: TmpfsMount.isPermitted, "cannot mount a tmpfs here (needs root with CAP_SYS_ADMIN)"))
+    func readOnly() async throws {
+        let mount = try TmpfsMount(options: "size=1m")
+        defer { mount.unmount() }
+        let store = try LocalStore(path: mount.path + "/store", create: true)
+        try await store.put("data/obj", data: [1, 2, 3])
+        try mount.remountReadOnly()
+
+        let error = await expectStoreError(.readOnly) { try await store.put("data/other", data: [4]) }
+        #expect(error?.errno == EROFS)
+        await expectStoreError(.readOnly) { try await store.put("data/obj", data: [4]) }
+        await expectStoreError(.readOnly) { try await store.put("new/dir/obj", data: [4]) }
+        await expectStoreError(.readOnly) { try await store.delete("data/obj") }
+        await expectStoreError(.readOnly) { _ = try LocalStore(path: mount.path + "/other", create: true) }
+        #expect(try await store.get("data/obj") == [1, 2, 3])
+        #expect(try await store.list(prefix: "") == [ObjectInfo(key: "data/obj", size: 3)])
+    }
+}
