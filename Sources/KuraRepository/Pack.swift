@@ -98,8 +98,9 @@ struct PackBuilder {
     }
 
     /// The finished pack: its id (SHA-256 of all bytes), bytes and entries.
-    func finish(key: [UInt8]) throws -> (id: BlobID, bytes: [UInt8], entries: [PackEntry]) {
+    consuming func finish(key: [UInt8]) throws -> (id: BlobID, bytes: [UInt8], entries: [PackEntry]) {
         var out = bytes
+        bytes = []
         let header = try AESGCM.seal(Pack.encodeHeader(entries), key: key)
         out.append(contentsOf: header)
         withUnsafeBytes(of: UInt32(header.count).littleEndian) { out.append(contentsOf: $0) }

@@ -117,12 +117,15 @@ extension Repository {
     @discardableResult
     public func addToPack(_ blob: SealedBlob) async throws -> Int {
         let full: PackBuilder? = state.withLock { s in
-            var builder = (blob.type == .data ? s.dataPack : s.treePack) ?? PackBuilder(type: blob.type, capacity: config.packSize + (1 << 20))
+            // Take the builder out of the state before appending, so that its buffer is uniquely
+            // referenced and grows in place (no copy-on-write of a 16 MiB array per blob).
+            var builder: PackBuilder
+            if blob.type == .data { builder = s.dataPack ?? PackBuilder(type: .data, capacity: config.packSize + (1 << 20)); s.dataPack = nil }
+            else { builder = s.treePack ?? PackBuilder(type: .tree, capacity: 1 << 20); s.treePack = nil }
             builder.add(id: blob.id, compressed: blob.compressed, rawLength: blob.rawLength, sealed: blob.sealed)
-            var out: PackBuilder? = nil
-            if builder.bytes.count >= config.packSize { out = builder; builder = PackBuilder(type: blob.type, capacity: 0) }
-            if blob.type == .data { s.dataPack = out == nil ? builder : nil } else { s.treePack = out == nil ? builder : nil }
-            return out
+            if builder.bytes.count >= config.packSize { return builder }
+            if blob.type == .data { s.dataPack = builder } else { s.treePack = builder }
+            return nil
         }
         if let full { try await upload(full) }
         return blob.sealed.count
@@ -137,7 +140,7 @@ extension Repository {
         return (id, StoredBlob(isNew: true, rawLength: bytes.count, storedLength: stored))
     }
 
-    private func upload(_ builder: PackBuilder) async throws {
+    private func upload(_ builder: consuming PackBuilder) async throws {
         let pack = try builder.finish(key: masterKey)
         try await put(Pack.key(pack.id), pack.bytes)
         state.withLock { s in

@@ -66,11 +66,15 @@ public final class LocalStore: ObjectStore {
     /// with an object where a directory is needed, or with objects stored below it.
     public func put(_ key: String, data: [UInt8]) async throws {
         let key = try ObjectKey(key, location: location)
-        for _ in 0..<Self.maximumAttempts {
-            if try putOnce(key, data) { return }
+        // write + fsync blocks for milliseconds: do it on a thread of its own, not on one of the few
+        // threads of Swift's cooperative pool (which the CPU-bound pipeline needs).
+        try await BlockingIO.run {
+            for _ in 0..<Self.maximumAttempts {
+                if try self.putOnce(key, data) { return }
+            }
+            throw ObjectStoreError(.io, key: key.string, location: self.location,
+                                   message: "gave up: its directory was removed \(Self.maximumAttempts) times while writing")
         }
-        throw ObjectStoreError(.io, key: key.string, location: location,
-                               message: "gave up: its directory was removed \(Self.maximumAttempts) times while writing")
     }
 
     /// One attempt at a put; false if a directory vanished under it (a concurrent delete removed it as empty).
