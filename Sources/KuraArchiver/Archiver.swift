@@ -67,18 +67,22 @@ public final class Archiver: Sendable {
         }
 
         try await repository.loadIndex()
+        let displayPaths = roots.map { PathBytes.display($0) }
+        let parent = try await findParent(paths: displayPaths)
+        let parentTree = options.forceReread ? nil : parent?.treeID
         let rootTree: BlobID
         if top.isReal {
             let root = try Descriptor.openDirectory([47], in: nil, path: [47])
             let st = try statDescriptor(root.fd, path: [47])
-            rootTree = try await directoryTree(root, path: [], device: st.device)
+            rootTree = try await directoryTree(root, path: [], device: st.device, parent: parentTree)
         } else {
-            rootTree = try await virtualTree(top, path: [])
+            rootTree = try await virtualTree(top, path: [], parent: parentTree)
         }
         try await repository.flush()
 
         var snapshot = Snapshot(time: options.time ?? started, host: options.host ?? Host.name, username: Host.userName,
-                                paths: roots.map { PathBytes.display($0) }, tree: rootTree, program: Archiver.programVersion)
+                                paths: displayPaths, tree: rootTree, program: Archiver.programVersion)
+        snapshot.parent = parent?.id?.hex
         snapshot.tags = options.tags
         snapshot.excludes = options.excludes
         let (summary, errors, warnings) = log.withLock { ($0.summary, $0.errors, $0.warnings) }
@@ -148,7 +152,8 @@ public final class Archiver: Sendable {
 
     /// The directories above the backed-up paths: metadata from the real directories, children only
     /// the ones that lead to a backed-up path.
-    private func virtualTree(_ dir: VirtualDirectory, path: [[UInt8]]) async throws -> BlobID {
+    private func virtualTree(_ dir: VirtualDirectory, path: [[UInt8]], parent parentID: BlobID?) async throws -> BlobID {
+        let previous = await loadParentTree(parentID)
         var nodes: [Node] = []
         let parentPath = PathBytes.join(path)
         let parent = try Descriptor.openDirectory(parentPath, in: nil, path: parentPath)
@@ -158,11 +163,12 @@ public final class Archiver: Sendable {
             do { status = try statAt(parent.fd, name, path: childPath) } catch { recordError(childPath, error); continue }
             switch child {
             case .real:
-                if let node = await entryNode(name, in: parent, path: childPath, status: status, device: status.device) { nodes.append(node) }
+                if let node = await entryNode(name, in: parent, path: childPath, status: status, device: status.device,
+                                              previous: previous?.node(named: name)) { nodes.append(node) }
             case .directory(let sub):
                 var node = metadataNode(name, status: status)
                 if let d = try? Descriptor.openDirectory(name, in: parent, path: childPath) { node.xattrs = readXattrs(fd: d.fd, path: childPath) }
-                node.subtree = try await virtualTree(sub, path: path + [name])
+                node.subtree = try await virtualTree(sub, path: path + [name], parent: previous?.node(named: name)?.subtree)
                 nodes.append(node)
             }
         }
@@ -171,7 +177,8 @@ public final class Archiver: Sendable {
 
     /// Saves the tree of an open directory, recursing into subdirectories. Children are processed
     /// concurrently, a bounded number at a time.
-    func directoryTree(_ dir: Descriptor, path: [UInt8], device: UInt64) async throws -> BlobID {
+    func directoryTree(_ dir: Descriptor, path: [UInt8], device: UInt64, parent parentID: BlobID?) async throws -> BlobID {
+        let previous = await loadParentTree(parentID)
         let names: [[UInt8]]
         do { names = try dir.directoryEntries() } catch { recordError(path.isEmpty ? [47] : path, error); names = [] }
         var entries: [([UInt8], [UInt8], FileStatus)] = []
@@ -188,7 +195,8 @@ public final class Archiver: Sendable {
             func spawn() {
                 let i = next, (name, childPath, status) = entries[i]
                 next += 1
-                group.addTask { (i, await self.entryNode(name, in: dir, path: childPath, status: status, device: device)) }
+                let old = previous?.node(named: name)
+                group.addTask { (i, await self.entryNode(name, in: dir, path: childPath, status: status, device: device, previous: old)) }
             }
             while next < entries.count, next < window { spawn() }
             while let (i, node) = try await group.next() {
@@ -198,6 +206,28 @@ public final class Archiver: Sendable {
             return results.compactMap { $0 }
         }
         return try await repository.saveTree(Tree(nodes: nodes)).id
+    }
+
+    // MARK: - Change detection
+
+    /// The snapshot to compare with: `options.parent` if given, else the newest snapshot of this host
+    /// with the same paths.
+    func findParent(paths: [String]) async throws -> Snapshot? {
+        if let ref = options.parent { return try await repository.findSnapshot(ref) }
+        let host = options.host ?? Host.name
+        return try await repository.listSnapshots().last { $0.host == host && $0.source == "directory" && $0.paths.sorted() == paths.sorted() }
+    }
+
+    /// The parent's version of a directory, or nil (missing, unreadable: then everything is read).
+    func loadParentTree(_ id: BlobID?) async -> Tree? {
+        guard let id else { return nil }
+        return try? await repository.loadTree(id)
+    }
+
+    /// A file is unchanged when its size, mtime, ctime, inode and device match the parent's record.
+    static func isUnchanged(_ old: Node, _ new: Node) -> Bool {
+        old.type == .file && old.size == new.size && old.mtime == new.mtime && old.ctime == new.ctime
+            && old.inode == new.inode && old.device == new.device
     }
 
     // MARK: - Entries
@@ -234,11 +264,19 @@ public final class Archiver: Sendable {
     }
 
     /// One entry of a directory as a node, or nil when it could not be read (recorded as an error).
-    func entryNode(_ name: [UInt8], in dir: Descriptor, path: [UInt8], status: FileStatus, device: UInt64) async -> Node? {
+    func entryNode(_ name: [UInt8], in dir: Descriptor, path: [UInt8], status: FileStatus, device: UInt64, previous: Node?) async -> Node? {
         var node = metadataNode(name, status: status)
         do {
             switch status.kind {
             case .regular:
+                if let previous, Archiver.isUnchanged(previous, node), previous.content.allSatisfy({ $0.id.map(repository.contains) ?? true }) {
+                    // Same size, mtime, ctime and inode as in the parent snapshot: reuse its chunk list
+                    // (and xattrs, whose changes move ctime) without opening the file.
+                    node.content = previous.content
+                    node.xattrs = previous.xattrs
+                    log.withLock { $0.summary.filesUnchanged += 1 }
+                    break
+                }
                 await fileSlots.acquire()
                 defer { fileSlots.release() }
                 let file = try Descriptor.openForReading(name, in: dir, path: path)
@@ -260,7 +298,7 @@ public final class Archiver: Sendable {
                 if options.oneFileSystem, status.device != device {
                     node.subtree = try await repository.saveTree(Tree(nodes: [])).id
                 } else {
-                    node.subtree = try await directoryTree(sub, path: path, device: device)
+                    node.subtree = try await directoryTree(sub, path: path, device: device, parent: previous?.type == .directory ? previous?.subtree : nil)
                 }
             case .symlink:
                 node.linkTarget = try readLinkAt(dir.fd, name, path: path)

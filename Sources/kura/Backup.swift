@@ -8,13 +8,12 @@ struct Backup: AsyncParsableCommand {
         abstract: "Back up files and directories, or a command's output, into a new snapshot.",
         discussion: """
         Paths are stored as absolute paths: `kura backup /srv/app` makes /srv/app/... in the snapshot.
-        Only chunks the repository does not have yet are stored.
+        Only chunks the repository does not have yet are stored. Files whose size, mtime, ctime and inode are the same as in the parent snapshot (the newest one of this host with the same paths) are not read again; --force-reread reads everything (use it for a weekly "full").
 
         Back up a command's output as one file (no temporary file; a failing command saves no snapshot):
           kura backup --stdin-filename app.sql --stdin-from-command -- pg_dump -Fp app
 
-        Exit codes: 0 saved; 3 saved, but some entries could not be read (the snapshot is marked
-        incomplete and lists them); 1 failed, nothing saved; 10/11/12 see `kura --help`.
+        Exit codes: 0 saved; 3 saved, but some entries could not be read (the snapshot is marked incomplete and lists them); 1 failed, nothing saved; 10/11/12 see `kura --help`.
         """)
 
     @OptionGroup var global: GlobalOptions
@@ -26,6 +25,10 @@ struct Backup: AsyncParsableCommand {
     var exclude: [String] = []
     @Flag(name: [.customShort("x"), .long], help: "Stay on the file system of each path (mount points are kept empty).")
     var oneFileSystem = false
+    @Flag(name: .long, help: "Read and hash every file, even those unchanged since the parent snapshot (a \"full\" backup).")
+    var forceReread = false
+    @Option(name: .long, help: ArgumentHelp("Compare with this snapshot instead of the newest one of this host with the same paths.", valueName: "snapshot"))
+    var parent: String?
     @Option(name: .long, help: ArgumentHelp("Store the command's output under this file name.", valueName: "name")) var stdinFilename: String?
     @Flag(name: .long, help: "Run the command after -- and store its standard output (needs --stdin-filename).")
     var stdinFromCommand = false
@@ -39,6 +42,8 @@ struct Backup: AsyncParsableCommand {
             options.host = host
             options.excludes = exclude
             options.oneFileSystem = oneFileSystem
+            options.forceReread = forceReread
+            options.parent = parent
             let line = ProgressLine(enabled: !global.quiet && !global.json)
             let started = Date()
             let archiver = Archiver(repository: repo, options: options) { p in
@@ -82,7 +87,7 @@ struct Backup: AsyncParsableCommand {
         for e in result.errors { Terminal.printError("kura: could not read \(e.path): \(e.message)") }
         guard !global.quiet, let sum = s.summary else { return }
         print("snapshot \(s.id?.short ?? "") saved\(s.incomplete ? " (INCOMPLETE: \(result.errors.count) entries could not be read)" : "")")
-        print("  files \(sum.files), dirs \(sum.directories), \(Terminal.bytes(sum.totalBytes)) processed in \(String(format: "%.2f", sum.durationSeconds)) s")
+        print("  files \(sum.files) (\(sum.filesUnchanged) unchanged), dirs \(sum.directories), \(Terminal.bytes(sum.totalBytes)) processed in \(String(format: "%.2f", sum.durationSeconds)) s")
         print("  added \(Terminal.bytes(sum.bytesAdded)) in \(sum.blobsAdded) new blobs, \(Terminal.bytes(sum.bytesStored)) stored")
     }
 }
