@@ -55,9 +55,9 @@ public struct KeyFile: Codable, Sendable {
 /// Facts about this machine and user, recorded in keys, locks and snapshots.
 public enum Host {
     public static var name: String {
-        var buf = [CChar](repeating: 0, count: 256)
-        guard gethostname(&buf, buf.count) == 0 else { return "localhost" }
-        return String(cString: buf)
+        var buf = [UInt8](repeating: 0, count: 256)
+        guard buf.withUnsafeMutableBufferPointer({ $0.withMemoryRebound(to: CChar.self) { gethostname($0.baseAddress!, 255) } }) == 0 else { return "localhost" }
+        return String(decoding: buf.prefix { $0 != 0 }, as: UTF8.self)
     }
     public static var userName: String {
         if let pw = getpwuid(geteuid()), let n = pw.pointee.pw_name { return String(cString: n) }
