@@ -51,7 +51,7 @@ let package = Package(
         .target(name: "KuraArchiver", dependencies: ["KuraRepository", "KuraFileSystem"]),
         .target(name: "KuraRestorer", dependencies: ["KuraRepository", "KuraFileSystem", "KuraTar", "KuraCompression"]),
         .executableTarget(name: "kura", dependencies: [
-            "KuraArchiver", "KuraRestorer",
+            "KuraArchiver", "KuraRestorer", "CSystem",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

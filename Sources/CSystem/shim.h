@@ -6,6 +6,7 @@
 #include <sys/types.h>
 #include <sys/xattr.h>
 #include <sys/sysmacros.h>
+#include <malloc.h>
 
 /// O_NOATIME (fcntl.h, GNU): do not update the access time when reading.
 static inline int kura_o_noatime(void) { return 01000000; }
@@ -15,4 +16,12 @@ static inline int kura_seek_hole(void) { return 4; }
 static inline unsigned int kura_major(unsigned long long dev) { return gnu_dev_major((dev_t)dev); }
 static inline unsigned int kura_minor(unsigned long long dev) { return gnu_dev_minor((dev_t)dev); }
 static inline unsigned long long kura_makedev(unsigned int ma, unsigned int mi) { return (unsigned long long)gnu_dev_makedev(ma, mi); }
+
+/// Keeps large buffers (read blocks, packs, sealed chunks) in the heap instead of a fresh mmap per
+/// allocation, so that a backup does not page-fault and zero every buffer again. Process-wide: only
+/// the command-line front end calls it.
+static inline void kura_tune_malloc(void) {
+    mallopt(M_MMAP_THRESHOLD, 256 << 20);
+    mallopt(M_TRIM_THRESHOLD, 512 << 20);
+}
 #endif

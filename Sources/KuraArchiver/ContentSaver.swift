@@ -93,19 +93,23 @@ final class ContentSaver: Sendable {
                 if let expectedLength, total == 0, expectedLength <= Int64(readSize) { want = Int(expectedLength) + 1 } else { want = readSize }
                 let capacity = carry.count + want
                 await budget.acquire(capacity)
-                var bytes = [UInt8](repeating: 0, count: capacity)
-                if !carry.isEmpty { bytes.withUnsafeMutableBytes { dst in carry.withUnsafeBytes { dst.copyMemory(from: $0) } } }
                 var filled = carry.count
+                let bytes: [UInt8]
                 do {
-                    while filled < capacity {
-                        let n = try bytes.withUnsafeMutableBytes { try reader.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[filled...])) }
-                        if n == 0 { eof = true; break }
-                        filled += n
+                    // Uninitialized: the read fills it, nothing needs zeroing first.
+                    bytes = try [UInt8](unsafeUninitializedCapacity: capacity) { buffer, count in
+                        let raw = UnsafeMutableRawBufferPointer(buffer)
+                        if !carry.isEmpty { carry.withUnsafeBytes { raw.copyMemory(from: $0) } }
+                        defer { count = filled }
+                        while filled < capacity {
+                            let n = try reader.read(into: UnsafeMutableRawBufferPointer(rebasing: raw[filled...]))
+                            if n == 0 { eof = true; break }
+                            filled += n
+                        }
                     }
                 } catch { budget.release(capacity); throw error }
                 total += UInt64(filled - carry.count)
                 counters.withLock { $0.bytesRead += UInt64(filled - carry.count) }
-                bytes.removeLast(capacity - filled)
                 let block = Block(bytes: bytes, limiter: budget, charged: capacity)
                 let cuts = block.bytes.withUnsafeBytes { repository.chunker.cutPoints(in: $0, isFinal: eof) }
                 var start = 0

@@ -106,10 +106,22 @@ extension Repository {
     /// Compresses (when that saves space) and encrypts a claimed blob: the CPU-bound half of storing
     /// it, done by the caller's task. Hand the result to ``addToPack(_:)``.
     public func sealBlob(_ type: BlobType, id: BlobID, plaintext: UnsafeRawBufferPointer) throws -> SealedBlob {
-        let compressed = config.compression == "zstd" ? compressors.withCompressor { $0.compress(plaintext) } : nil
+        let compressed = config.compression == "zstd" && Repository.worthCompressing(plaintext)
+            ? compressors.withCompressor { $0.compress(plaintext) } : nil
         let sealed: [UInt8]
         if let compressed { sealed = try seal(compressed) } else { sealed = try AESGCM.seal(plaintext, key: masterKey) }
         return SealedBlob(type: type, id: id, compressed: compressed != nil, rawLength: plaintext.count, sealed: sealed)
+    }
+
+    /// A cheap guess whether zstd will shrink a chunk: large chunks are sampled (16 KiB from the middle,
+    /// compressed at level 1) and stored raw when the sample does not shrink by 3 %. Media files
+    /// (JPEG, MP4, ZIP) are already compressed; this skips most of zstd's work on them.
+    static func worthCompressing(_ data: UnsafeRawBufferPointer) -> Bool {
+        guard data.count > 256 << 10 else { return true }
+        let start = data.count / 2
+        let sample = UnsafeRawBufferPointer(rebasing: data[start..<(start + (16 << 10))])
+        guard let z = Zstd.compress(sample, level: 1) else { return false }
+        return z.count < (16 << 10) * 97 / 100
     }
 
     /// Appends a sealed blob to the open pack of its type; uploads the pack when it reaches the target

@@ -1,7 +1,16 @@
 import ArgumentParser
+import CSystem
+
+/// The process entry point: tunes the allocator, then hands over to the argument parser.
+@main
+enum KuraMain {
+    static func main() async {
+        kura_tune_malloc()
+        await Kura.main()
+    }
+}
 
 /// kura (蔵, "storehouse"): encrypted, deduplicated, content-addressed backups.
-@main
 struct Kura: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kura",
