@@ -70,46 +70,108 @@ public struct IndexFile: Sendable, Equatable {
     }
 }
 
-/// The in-memory index: blob id → location. Pack ids are interned so that an entry costs
-/// 32 bytes of key plus 20 bytes of value (before the hash table's own overhead).
+/// The in-memory index: blob id → location, at 48 bytes per blob.
+///
+/// Blobs live in a sorted ``IndexTable`` (owned memory, or a read-only mapping of the local index
+/// cache); blobs added since the last merge sit in a small dictionary that is merged into the table
+/// every 65,536 additions, so the per-blob cost stays at the table's 48 bytes.
 struct MemoryIndex {
     struct Entry {
-        var pack: UInt32
+        /// Pack number in bits 0-29, blob type in bit 30 (1 = tree), compressed in bit 31.
+        var packAndFlags: UInt32
         var offset: UInt32
         var length: UInt32
         var rawLength: UInt32
-        /// bit 0: compressed; bits 1-7: blob type.
-        var flags: UInt8
+
+        init(packAndFlags: UInt32, offset: UInt32, length: UInt32, rawLength: UInt32) {
+            self.packAndFlags = packAndFlags; self.offset = offset; self.length = length; self.rawLength = rawLength
+        }
+        init(pack: UInt32, _ e: PackEntry) {
+            packAndFlags = pack | (e.type == .tree ? 1 << 30 : 0) | (e.compressed ? 1 << 31 : 0)
+            offset = e.offset; length = e.length; rawLength = e.rawLength
+        }
+        var pack: Int { Int(packAndFlags & 0x3FFF_FFFF) }
+        var type: BlobType { packAndFlags & (1 << 30) != 0 ? .tree : .data }
+        var compressed: Bool { packAndFlags & (1 << 31) != 0 }
     }
+
+    static let mergeThreshold = 1 << 16
+
     private(set) var packs: [BlobID] = []
     private var packNumbers: [BlobID: UInt32] = [:]
-    private var entries: [BlobID: Entry] = [:]
+    private(set) var table = IndexTable()
+    private var recent: [BlobID: Entry] = [:]
 
-    var count: Int { entries.count }
-    var packCount: Int { packs.count }
+    init() {}
 
-    mutating func add(pack: BlobID, entries list: [PackEntry]) {
-        let number: UInt32
-        if let n = packNumbers[pack] { number = n } else {
-            number = UInt32(packs.count); packs.append(pack); packNumbers[pack] = number
-        }
-        for e in list where entries[e.id] == nil {
-            entries[e.id] = Entry(pack: number, offset: e.offset, length: e.length, rawLength: e.rawLength,
-                                  flags: (e.compressed ? 1 : 0) | e.type.rawValue << 1)
-        }
+    /// An index over a loaded table (from the cache file) and its pack list.
+    init(table: IndexTable, packs: [BlobID]) {
+        self.table = table
+        self.packs = packs
+        for (i, p) in packs.enumerated() { packNumbers[p] = UInt32(i) }
     }
 
-    func contains(_ id: BlobID) -> Bool { entries[id] != nil }
+    var count: Int { table.count + recent.count }
+    var packCount: Int { packs.count }
+
+    private mutating func number(of pack: BlobID) -> UInt32 {
+        if let n = packNumbers[pack] { return n }
+        let n = UInt32(packs.count)
+        packs.append(pack); packNumbers[pack] = n
+        return n
+    }
+
+    mutating func add(pack: BlobID, entries list: [PackEntry]) {
+        let n = number(of: pack)
+        for e in list where lookup(e.id) == nil { recent[e.id] = Entry(pack: n, e) }
+        if recent.count >= MemoryIndex.mergeThreshold { mergeRecent() }
+    }
+
+    /// Moves the recent additions into the sorted table.
+    mutating func mergeRecent() {
+        guard !recent.isEmpty else { return }
+        table = table.merged(with: Array(recent))
+        recent = [:]
+    }
+
+    /// Replaces the contents with every entry of `files` at once (sorting once instead of merging).
+    mutating func bulkLoad(_ files: [IndexFile]) {
+        let total = files.reduce(0) { $0 + $1.packs.reduce(0) { $0 + $1.entries.count } }
+        let records = IndexTable.allocate(count: total)
+        var i = 0
+        for f in files {
+            for p in f.packs {
+                let n = number(of: p.id)
+                for e in p.entries {
+                    IndexTable.write(e.id, Entry(pack: n, e), to: records + i * IndexTable.recordSize)
+                    i += 1
+                }
+            }
+        }
+        table = IndexTable.build(records, count: i)
+        recent = [:]
+    }
+
+    func lookup(_ id: BlobID) -> Entry? { recent[id] ?? table.lookup(id) }
+
+    func contains(_ id: BlobID) -> Bool { lookup(id) != nil }
 
     func location(of id: BlobID) -> BlobLocation? {
-        guard let e = entries[id] else { return nil }
-        return BlobLocation(pack: packs[Int(e.pack)], entry: PackEntry(
-            id: id, type: BlobType(rawValue: e.flags >> 1) ?? .data, compressed: e.flags & 1 != 0,
-            offset: e.offset, length: e.length, rawLength: e.rawLength))
+        guard let e = lookup(id) else { return nil }
+        return location(id, e)
+    }
+
+    private func location(_ id: BlobID, _ e: Entry) -> BlobLocation {
+        BlobLocation(pack: packs[e.pack], entry: PackEntry(id: id, type: e.type, compressed: e.compressed,
+                                                            offset: e.offset, length: e.length, rawLength: e.rawLength))
     }
 
     /// Every (id, location), in no particular order.
     func allLocations() -> [BlobLocation] {
-        entries.keys.compactMap { location(of: $0) }
+        var out: [BlobLocation] = []
+        out.reserveCapacity(count)
+        for i in 0..<table.count { let p = table.record(i); out.append(location(table.id(at: i), IndexTable.entry(at: p))) }
+        for (id, e) in recent { out.append(location(id, e)) }
+        return out
     }
 }

@@ -23,33 +23,64 @@ public struct StoredBlob: Sendable {
 extension Repository {
     // MARK: - Index
 
-    /// Loads every index file (once). Index files listed in another's `supersedes` are skipped.
+    /// Loads the index (once): from the local index cache when there is one, reading only index files
+    /// that are new since it was written; otherwise every index file. Index files listed in another's
+    /// `supersedes` are skipped.
     public func loadIndex() async throws {
         if state.withLock({ $0.indexLoaded }) { return }
-        let files: [ObjectInfo]
-        do { files = try await store.list(prefix: "index/") } catch { throw Repository.storeError(error, doing: "listing the index") }
-        let decoded = try await withThrowingTaskGroup(of: (String, IndexFile).self) { group in
-            var results: [(String, IndexFile)] = []
-            var next = 0
-            func add() {
-                let key = files[next].key
-                next += 1
-                group.addTask { (key, try await self.readIndexFile(key)) }
+        let listing: [ObjectInfo]
+        do { listing = try await store.list(prefix: "index/") } catch { throw Repository.storeError(error, doing: "listing the index") }
+        let current = Set(listing.compactMap { BlobID(hex: String($0.key.dropFirst("index/".count))) })
+        let cache = cacheDirectory.map { IndexCache(path: "\($0)/\(config.id)/index.cache") }
+
+        if let cache, let cached = cache.load(), cached.indexIDs.isSubset(of: current) {
+            let newIDs = current.subtracting(cached.indexIDs)
+            let newFiles = try await readIndexFiles(Array(newIDs))
+            if newFiles.allSatisfy({ $0.1.supersedes.isEmpty }) {
+                var index = cached.index
+                for (_, file) in newFiles { for p in file.packs { index.add(pack: p.id, entries: p.entries) } }
+                index.mergeRecent()
+                if !newFiles.isEmpty { cache.save(indexIDs: current, index: index) }
+                install(index)
+                return
             }
-            while next < files.count, next < 8 { add() }
-            while let r = try await group.next() {
-                results.append(r)
-                if next < files.count { add() }
-            }
-            return results
         }
-        let superseded = Set(decoded.flatMap { $0.1.supersedes.map(\.hex) })
+        let files = try await readIndexFiles(Array(current))
+        let superseded = Set(files.flatMap { $0.1.supersedes })
+        let live = files.filter { !superseded.contains($0.0) }
+        var index = MemoryIndex()
+        index.bulkLoad(live.map(\.1))
+        cache?.save(indexIDs: Set(live.map(\.0)), index: index)
+        install(index)
+    }
+
+    private func install(_ index: MemoryIndex) {
         state.withLock { s in
             guard !s.indexLoaded else { return }
-            for (key, file) in decoded where !superseded.contains(String(key.dropFirst("index/".count))) {
-                for p in file.packs { s.index.add(pack: p.id, entries: p.entries) }
-            }
+            var merged = index
+            // Blobs packed by this process before the index was loaded stay known.
+            for p in s.unindexed { merged.add(pack: p.id, entries: p.entries) }
+            s.index = merged
             s.indexLoaded = true
+        }
+    }
+
+    /// Reads index files, 8 at a time.
+    private func readIndexFiles(_ ids: [BlobID]) async throws -> [(BlobID, IndexFile)] {
+        try await withThrowingTaskGroup(of: (BlobID, IndexFile).self) { group in
+            var results: [(BlobID, IndexFile)] = []
+            var next = 0
+            func add() {
+                let id = ids[next]
+                next += 1
+                group.addTask { (id, try await self.readIndexFile("index/\(id.hex)")) }
+            }
+            while next < ids.count, next < 8 { add() }
+            while let r = try await group.next() {
+                results.append(r)
+                if next < ids.count { add() }
+            }
+            return results
         }
     }
 

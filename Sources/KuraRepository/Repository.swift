@@ -30,6 +30,8 @@ public final class Repository: Sendable {
     public let chunker: FastCDC
     let masterKey: [UInt8]
     let chunkerKey: [UInt8]
+    /// Folder for the local index cache (per repository id), or nil for none.
+    let cacheDirectory: String?
     let state = Mutex(State())
     let compressors: CompressorPool
 
@@ -44,8 +46,9 @@ public final class Repository: Sendable {
         var unindexed: [(id: BlobID, entries: [PackEntry])] = []
     }
 
-    private init(store: any ObjectStore, config: RepositoryConfig, masterKey: [UInt8], chunkerKey: [UInt8]) throws {
+    private init(store: any ObjectStore, config: RepositoryConfig, masterKey: [UInt8], chunkerKey: [UInt8], cacheDirectory: String?) throws {
         self.store = store
+        self.cacheDirectory = cacheDirectory
         self.config = config
         self.masterKey = masterKey
         self.chunkerKey = chunkerKey
@@ -66,7 +69,7 @@ public final class Repository: Sendable {
     // MARK: - Creating and opening
 
     /// Creates a new repository in an empty store and returns it open.
-    public static func initialize(store: any ObjectStore, password: [UInt8], options: InitOptions = InitOptions()) async throws -> Repository {
+    public static func initialize(store: any ObjectStore, password: [UInt8], options: InitOptions = InitOptions(), cacheDirectory: String? = nil) async throws -> Repository {
         if (try? await store.stat("config")) != nil {
             throw KuraError(.alreadyExists, "a repository already exists at \(store.location)", hint: "use it as it is, or choose another --repo")
         }
@@ -89,7 +92,7 @@ public final class Repository: Sendable {
         let config = RepositoryConfig(version: RepositoryConfig.currentVersion, id: id, created: Timestamp.format(Date()),
                                       chunker: chunker, compression: "zstd", compressionLevel: options.compressionLevel,
                                       packSize: options.packSize, sealed: Data(sealedBytes).base64EncodedString())
-        let repo = try Repository(store: store, config: config, masterKey: masterKey, chunkerKey: chunkerKey)
+        let repo = try Repository(store: store, config: config, masterKey: masterKey, chunkerKey: chunkerKey, cacheDirectory: cacheDirectory)
         // Keys first, config last: the config object is what makes a repository exist.
         _ = try await repo.addKey(password: password, cost: options.kdfCost)
         try await repo.put("config", try JSON.encode(config))
@@ -113,8 +116,9 @@ public final class Repository: Sendable {
         return try JSON.decode(RepositoryConfig.self, from: bytes, what: "the repository config")
     }
 
-    /// Opens a repository with a password (tries every key file).
-    public static func open(store: any ObjectStore, password: [UInt8]) async throws -> Repository {
+    /// Opens a repository with a password (tries every key file). `cacheDirectory` enables the local
+    /// index cache (see `IndexCache`).
+    public static func open(store: any ObjectStore, password: [UInt8], cacheDirectory: String? = nil) async throws -> Repository {
         let config = try await readConfig(store: store)
         let keys: [ObjectInfo]
         do { keys = try await store.list(prefix: "keys/") } catch { throw storeError(error, doing: "listing keys") }
@@ -128,7 +132,7 @@ public final class Repository: Sendable {
             }
             guard let keyFile = try? JSON.decode(KeyFile.self, from: bytes, what: info.key) else { damaged.append(info.key); continue }
             guard let master = try keyFile.unwrap(password: password, what: info.key) else { continue }
-            return try unseal(store: store, config: config, masterKey: master)
+            return try unseal(store: store, config: config, masterKey: master, cacheDirectory: cacheDirectory)
         }
         if !damaged.isEmpty, damaged.count == keys.count {
             throw KuraError(.corrupt, "every key file is damaged: \(damaged.joined(separator: ", "))",
@@ -139,7 +143,7 @@ public final class Repository: Sendable {
                         hint: "check --password-file / KURA_PASSWORD_FILE / KURA_PASSWORD; nothing was changed")
     }
 
-    private static func unseal(store: any ObjectStore, config: RepositoryConfig, masterKey: [UInt8]) throws -> Repository {
+    private static func unseal(store: any ObjectStore, config: RepositoryConfig, masterKey: [UInt8], cacheDirectory: String?) throws -> Repository {
         guard let sealedData = Data(base64Encoded: config.sealed),
               let plain = try? AESGCM.open(Array(sealedData), key: masterKey) else {
             throw KuraError(.corrupt, "the repository config failed authentication: it was damaged or altered",
@@ -153,7 +157,7 @@ public final class Repository: Sendable {
             throw KuraError(.corrupt, "the repository config was altered: its readable fields differ from its authenticated copy",
                             hint: "restore the config object from a copy of the repository")
         }
-        return try Repository(store: store, config: config, masterKey: masterKey, chunkerKey: Array(chunkerKey))
+        return try Repository(store: store, config: config, masterKey: masterKey, chunkerKey: Array(chunkerKey), cacheDirectory: cacheDirectory)
     }
 
     /// Adds a key file for another password; returns its id.

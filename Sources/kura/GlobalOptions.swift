@@ -17,6 +17,18 @@ struct GlobalOptions: ParsableArguments {
     @Flag(name: [.customShort("q"), .long], help: "Print nothing but errors (and the requested data).")
     var quiet = false
 
+    @Flag(name: .long, help: "Do not use or write the local index cache ($KURA_CACHE_DIR, else $XDG_CACHE_HOME/kura, else ~/.cache/kura).")
+    var noCache = false
+
+    /// The local cache folder, unless --no-cache.
+    var cacheDirectory: String? {
+        if noCache { return nil }
+        let env = ProcessInfo.processInfo.environment
+        if let dir = env["KURA_CACHE_DIR"], !dir.isEmpty { return dir }
+        if let xdg = env["XDG_CACHE_HOME"], !xdg.isEmpty { return xdg + "/kura" }
+        return (env["HOME"] ?? NSHomeDirectory()) + "/.cache/kura"
+    }
+
     /// The repository location: --repo, else $KURA_REPOSITORY, else the per-user default.
     var repositoryLocation: String {
         if let repo { return repo }
@@ -69,6 +81,6 @@ struct GlobalOptions: ParsableArguments {
     func openRepository() async throws -> Repository {
         let store = try store()
         _ = try await Repository.readConfig(store: store)  // "no repository" and "newer format" before asking for a password
-        return try await Repository.open(store: store, password: try password())
+        return try await Repository.open(store: store, password: try password(), cacheDirectory: cacheDirectory)
     }
 }

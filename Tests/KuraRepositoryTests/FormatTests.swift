@@ -237,3 +237,71 @@ struct FormatTests {
         #expect(try await repo.listLocks().isEmpty)
     }
 }
+
+@Suite("Index at scale")
+struct IndexTests {
+    func entries(_ n: Int, seed: UInt64) -> [PackEntry] {
+        var out: [PackEntry] = []
+        for i in 0..<n {
+            let id = BlobID(bytes: randomBytes(32, seed: seed &* 1_000_003 &+ UInt64(i)))
+            let type: BlobType = i % 7 == 0 ? .tree : .data
+            out.append(PackEntry(id: id, type: type, compressed: i % 3 == 0, offset: UInt32(i * 100),
+                                 length: UInt32(i + 28), rawLength: UInt32(2 * i)))
+        }
+        return out
+    }
+
+    @Test("the table finds every entry after bulk loads and merges, and nothing else; 48 bytes per blob")
+    func tableLookups() throws {
+        var index = MemoryIndex()
+        let packA = BlobID(bytes: randomBytes(32, seed: 1)), packB = BlobID(bytes: randomBytes(32, seed: 2))
+        let a = entries(5000, seed: 10), b = entries(MemoryIndex.mergeThreshold + 1000, seed: 11)
+        index.bulkLoad([IndexFile(packs: [(packA, a)])])
+        index.add(pack: packB, entries: b)   // crosses the merge threshold
+        index.mergeRecent()
+        #expect(index.count == a.count + b.count)
+        #expect(index.table.count == a.count + b.count)
+        #expect(IndexTable.recordSize == 48)
+        for e in a + b {
+            let loc = index.location(of: e.id)
+            #expect(loc?.entry == e)
+        }
+        #expect(index.location(of: a[17].id)?.pack == packA)
+        #expect(index.location(of: b[17].id)?.pack == packB)
+        for i in 0..<200 { #expect(index.location(of: BlobID(bytes: randomBytes(32, seed: 99_000 + UInt64(i)))) == nil) }
+    }
+
+    @Test("the index cache is used, updated with new index files only, and rebuilt when it does not match")
+    func indexCache() async throws {
+        let tmp = TemporaryFolder()
+        let store = MemoryStore()
+        let cacheDir = tmp.sub("cache")
+        let repo = try await makeRepository(store: store)
+        var first: [BlobID] = []
+        for i in 0..<20 { first.append(try await repo.saveBlob(.data, randomBytes(5000, seed: UInt64(500 + i))).id) }
+        try await repo.flush()
+
+        let a = try await Repository.open(store: store, password: bytes("correct horse"), cacheDirectory: cacheDir)
+        try await a.loadIndex()
+        let cachePath = "\(cacheDir)/\(repo.config.id)/index.cache"
+        #expect(FileManager.default.fileExists(atPath: cachePath))
+        let cached = IndexCache(path: cachePath).load()
+        #expect(cached?.index.count == 20)
+
+        // A new index file: the next open reads only it and refreshes the cache.
+        var second: [BlobID] = []
+        for i in 0..<5 { second.append(try await a.saveBlob(.data, randomBytes(5000, seed: UInt64(700 + i))).id) }
+        try await a.flush()
+        let b = try await Repository.open(store: store, password: bytes("correct horse"), cacheDirectory: cacheDir)
+        for (i, id) in (first + second).enumerated() {
+            #expect(try await b.loadBlob(id) == randomBytes(5000, seed: UInt64(i < 20 ? 500 + i : 700 + i - 20)))
+        }
+        #expect(IndexCache(path: cachePath).load()?.index.count == 25)
+
+        // A garbage cache is ignored and rebuilt.
+        try Data("not a cache".utf8).write(to: URL(fileURLWithPath: cachePath))
+        let c = try await Repository.open(store: store, password: bytes("correct horse"), cacheDirectory: cacheDir)
+        #expect(try await c.loadBlob(second[2]) == randomBytes(5000, seed: 702))
+        #expect(IndexCache(path: cachePath).load()?.index.count == 25)
+    }
+}
