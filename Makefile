@@ -7,7 +7,7 @@ KURA       = .build/release/kura
 SRC       ?= $(CURDIR)/docs/sample-tree
 DEMO_PW   ?= $(HOME)/.config/kura/demo-password
 
-.PHONY: all deps test-deps build release run test bench bench-peers clean
+.PHONY: all deps test-deps build release run test bench bench-peers bench-scale clean
 
 all: build
 
@@ -49,6 +49,17 @@ test: test-deps
 
 bench:
 	cd Benchmarks && $(SWIFT) package --allow-writing-to-package-directory benchmark
+
+# Side by side with restic and borg on the same corpus (../shared/bench/make-corpus.py), one run,
+# warm cache; writes docs/benchmarks.md and docs/benchmarks.svg.
+BENCH_SCALE ?= 1
+bench-peers: release
+	$(call apt_install,restic borgbackup time python3)
+	python3 Benchmarks/peers/bench_peers.py --scale $(BENCH_SCALE) --kura $(KURA) $(BENCH_ARGS)
+
+# The 1,000,000-small-files scale check (issue 3): peak RSS and no-change ratio.
+bench-scale: release
+	Benchmarks/scale/million_files.sh $(SCALE_FILES)
 
 clean:
 	rm -rf .build

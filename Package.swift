@@ -14,6 +14,8 @@
 //   KuraRepository              the repository format: config, keys, packs, index, trees, snapshots
 //   KuraArchiver                backup: directory walk and the parallel ingest pipeline
 //   KuraRestorer                restore, cat, dump, ls, diff, stats
+//   KuraChecker                 check: structure, and data with --read-data
+//   KuraMaintenance             forget (retention), gc, repair
 //   kura                        thin command-line front end (swift-argument-parser)
 import PackageDescription
 
@@ -50,8 +52,10 @@ let package = Package(
                 dependencies: ["KuraChunker", "KuraCrypto", "KuraCompression", "KuraStore"]),
         .target(name: "KuraArchiver", dependencies: ["KuraRepository", "KuraFileSystem"]),
         .target(name: "KuraRestorer", dependencies: ["KuraRepository", "KuraFileSystem", "KuraTar", "KuraCompression"]),
+        .target(name: "KuraChecker", dependencies: ["KuraRepository", "KuraCrypto", "KuraStore"]),
+        .target(name: "KuraMaintenance", dependencies: ["KuraRepository", "KuraChecker", "KuraStore"]),
         .executableTarget(name: "kura", dependencies: [
-            "KuraArchiver", "KuraRestorer", "CSystem",
+            "KuraArchiver", "KuraRestorer", "KuraChecker", "KuraMaintenance", "CSystem",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -60,6 +64,7 @@ let package = Package(
         .testTarget(name: "KuraStoreTests", dependencies: ["KuraStore"]),
         .testTarget(name: "KuraTarTests", dependencies: ["KuraTar"]),
         .testTarget(name: "KuraRepositoryTests", dependencies: ["KuraRepository", "KuraArchiver", "KuraRestorer"]),
+        .testTarget(name: "KuraMaintenanceTests", dependencies: ["KuraMaintenance", "KuraChecker", "KuraRepository", "KuraArchiver", "KuraRestorer", "KuraStore", "KuraCrypto"]),
         .testTarget(name: "KuraCLITests", dependencies: ["kura"]),
     ]
 )

@@ -5,6 +5,7 @@ import KuraCrypto
 public struct BlobLocation: Hashable, Sendable {
     public var pack: BlobID
     public var entry: PackEntry
+    public init(pack: BlobID, entry: PackEntry) { self.pack = pack; self.entry = entry }
 }
 
 /// The contents of one `index/<id>` object: for each pack, the blobs it holds. `supersedes` names index

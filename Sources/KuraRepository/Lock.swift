@@ -1,6 +1,7 @@
 import Foundation
 import KuraCrypto
 import KuraStore
+import Synchronization
 
 /// A `locks/<id>` object: who holds the repository and how. Backups, restores and checks take shared
 /// locks; operations that delete data take an exclusive lock.
@@ -20,15 +21,49 @@ public struct LockInfo: Codable, Sendable {
     }
 }
 
-/// A held lock. Call ``release()`` when done (it is also safe to leave a lock behind: it goes stale).
+/// A held lock. It is refreshed every five minutes while held (a new lock object replaces the old, so
+/// other processes never see it as stale); call ``release()`` when done. A lock left behind by a
+/// killed process goes stale on its own.
 public final class RepositoryLock: Sendable {
     let repository: Repository
-    public let key: String
     public let info: LockInfo
-    init(repository: Repository, key: String, info: LockInfo) { self.repository = repository; self.key = key; self.info = info }
+    private let current: Mutex<String?>
+    private let refresher: Mutex<Task<Void, Never>?> = Mutex(nil)
+    static let refreshInterval: Duration = .seconds(300)
+
+    init(repository: Repository, key: String, info: LockInfo) {
+        self.repository = repository
+        self.info = info
+        self.current = Mutex(key)
+        let task = Task { [weak self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: RepositoryLock.refreshInterval)
+                guard !Task.isCancelled, let self else { return }
+                await self.refresh()
+            }
+        }
+        refresher.withLock { $0 = task }
+    }
+
+    /// The lock object's key right now.
+    public var key: String? { current.withLock { $0 } }
+
+    func refresh() async {
+        guard let old = key else { return }
+        var fresh = info
+        fresh.time = Timestamp.format(Date())
+        fresh.nonce = Hex.encode(SecureRandom.bytes(8))
+        guard let sealed = try? repository.seal(try JSON.encode(fresh)),
+              let id = try? await repository.putNamedByContent(folder: "locks", sealed) else { return }
+        current.withLock { $0 = "locks/\(id.hex)" }
+        try? await repository.store.delete(old)
+    }
 
     public func release() async {
-        try? await repository.store.delete(key)
+        refresher.withLock { $0?.cancel() }
+        if let key = current.withLock({ k -> String? in let old = k; k = nil; return old }) {
+            try? await repository.store.delete(key)
+        }
     }
 }
 
@@ -55,7 +90,7 @@ extension Repository {
         let id = try await putNamedByContent(folder: "locks", try seal(try JSON.encode(info)))
         let lock = RepositoryLock(repository: self, key: "locks/\(id.hex)", info: info)
         // Someone may have locked at the same moment: look again, and back off if we conflict.
-        do { try await checkLockConflicts(exclusive: exclusive, ownKey: lock.key, warn: { _ in }) } catch {
+        do { try await checkLockConflicts(exclusive: exclusive, ownKey: "locks/\(id.hex)", warn: { _ in }) } catch {
             await lock.release(); throw error
         }
         return lock
@@ -71,5 +106,23 @@ extension Repository {
             throw KuraError(.locked, "the repository is locked \(info.exclusive ? "exclusively" : "") by pid \(info.pid) on \(info.host) since \(info.time)",
                             hint: "wait for that run to finish; if it died, `kura unlock` removes stale locks")
         }
+    }
+}
+
+extension Repository {
+    /// Removes stale locks (or, with `all`, every lock). Returns the keys removed.
+    public func removeLocks(all: Bool) async throws -> [String] {
+        var removed: [String] = []
+        let listing = try await store.list(prefix: "locks/")
+        let readable = Dictionary(try await listLocks().map { ($0.key, $0.info) }, uniquingKeysWith: { a, _ in a })
+        for info in listing {
+            // An unreadable lock object is garbage (damaged, or another repository's key): stale.
+            let stale = readable[info.key]?.isStale() ?? true
+            if all || stale {
+                try? await store.delete(info.key)
+                removed.append(info.key)
+            }
+        }
+        return removed
     }
 }

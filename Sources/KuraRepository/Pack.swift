@@ -21,6 +21,10 @@ public struct PackEntry: Hashable, Sendable {
     public var length: UInt32
     /// Length of the plaintext.
     public var rawLength: UInt32
+
+    public init(id: BlobID, type: BlobType, compressed: Bool, offset: UInt32, length: UInt32, rawLength: UInt32) {
+        self.id = id; self.type = type; self.compressed = compressed; self.offset = offset; self.length = length; self.rawLength = rawLength
+    }
 }
 
 /// Pack layout (docs/design.md): `blob₁ … blobₙ ‖ seal(header) ‖ u32le(len(seal(header)))`.

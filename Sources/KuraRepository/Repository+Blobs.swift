@@ -9,6 +9,9 @@ public struct SealedBlob: Sendable {
     public var compressed: Bool
     public var rawLength: Int
     public var sealed: [UInt8]
+    public init(type: BlobType, id: BlobID, compressed: Bool, rawLength: Int, sealed: [UInt8]) {
+        self.type = type; self.id = id; self.compressed = compressed; self.rawLength = rawLength; self.sealed = sealed
+    }
 }
 
 /// What storing one blob cost.
@@ -63,6 +66,13 @@ extension Repository {
             s.index = merged
             s.indexLoaded = true
         }
+    }
+
+    /// Every index file with its id (for check, gc and repair, which must not trust a cache).
+    public func loadIndexFiles() async throws -> [(id: BlobID, file: IndexFile)] {
+        let listing: [ObjectInfo]
+        do { listing = try await store.list(prefix: "index/") } catch { throw Repository.storeError(error, doing: "listing the index") }
+        return try await readIndexFiles(listing.compactMap { BlobID(hex: String($0.key.dropFirst("index/".count))) }).map { ($0.0, $0.1) }
     }
 
     /// Reads index files, 8 at a time.
@@ -193,16 +203,22 @@ extension Repository {
         }
     }
 
-    /// Uploads the open packs and writes one index file for every pack uploaded since the last flush.
-    /// After it returns, every stored blob is durable and indexed; a snapshot may refer to them.
-    public func flush() async throws {
+    /// Uploads the open packs and returns every pack uploaded since the last flush, without writing an
+    /// index file (gc and repair write their own, superseding the old ones).
+    public func flushPacks() async throws -> [(id: BlobID, entries: [PackEntry])] {
         let open: [PackBuilder] = state.withLock { s in
             let list = [s.dataPack, s.treePack].compactMap { $0 }.filter { !$0.entries.isEmpty }
             s.dataPack = nil; s.treePack = nil
             return list
         }
         for b in open { try await upload(b) }
-        let packs = state.withLock { s in let p = s.unindexed; s.unindexed = []; return p }
+        return state.withLock { s in let p = s.unindexed; s.unindexed = []; return p }
+    }
+
+    /// Uploads the open packs and writes one index file for every pack uploaded since the last flush.
+    /// After it returns, every stored blob is durable and indexed; a snapshot may refer to them.
+    public func flush() async throws {
+        let packs = try await flushPacks()
         guard !packs.isEmpty else { return }
         do { try await writeIndexFile(IndexFile(packs: packs)) } catch {
             state.withLock { $0.unindexed.insert(contentsOf: packs, at: 0) }
@@ -247,5 +263,22 @@ extension Repository {
     /// Encodes and stores a tree; returns its id.
     public func saveTree(_ tree: Tree) async throws -> (id: BlobID, stored: StoredBlob) {
         try await saveBlob(.tree, tree.encoded())
+    }
+}
+
+extension Repository {
+    /// Reads a content-named object (keys/, index/, snapshots/, data/) and verifies its name.
+    public func readVerified(_ key: String) async throws -> [UInt8] { try await getNamedByContent(key) }
+
+    /// Reads and authenticates a pack's header from its end (one range read, two for huge headers).
+    public func readPackHeader(_ pack: BlobID, size: Int) async throws -> [PackEntry] {
+        let key = Pack.key(pack)
+        guard size >= 4 else { throw KuraError(.corrupt, "\(key) is too short to be a pack (\(size) bytes)") }
+        var tail = try await get(key, range: (size - Pack.tailReadSize(packSize: size))..<size)
+        let sealedLength = tail.withUnsafeBytes { Int(UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: tail.count - 4, as: UInt32.self))) }
+        if sealedLength + 4 > tail.count, sealedLength + 4 <= size {
+            tail = try await get(key, range: (size - sealedLength - 4)..<size)
+        }
+        return try Pack.parseHeader(tail: tail, packSize: size, key: masterKey, what: key)
     }
 }

@@ -32,6 +32,12 @@ public final class Repository: Sendable {
     let chunkerKey: [UInt8]
     /// Folder for the local index cache (per repository id), or nil for none.
     let cacheDirectory: String?
+    /// The key file that opened the repository (nil right after `initialize`).
+    public internal(set) var keyID: BlobID? {
+        get { keyState.withLock { $0 } }
+        set { keyState.withLock { $0 = newValue } }
+    }
+    private let keyState = Mutex<BlobID?>(nil)
     let state = Mutex(State())
     let compressors: CompressorPool
 
@@ -132,7 +138,9 @@ public final class Repository: Sendable {
             }
             guard let keyFile = try? JSON.decode(KeyFile.self, from: bytes, what: info.key) else { damaged.append(info.key); continue }
             guard let master = try keyFile.unwrap(password: password, what: info.key) else { continue }
-            return try unseal(store: store, config: config, masterKey: master, cacheDirectory: cacheDirectory)
+            let repo = try unseal(store: store, config: config, masterKey: master, cacheDirectory: cacheDirectory)
+            repo.keyID = BlobID(hex: String(info.key.dropFirst("keys/".count)))
+            return repo
         }
         if !damaged.isEmpty, damaged.count == keys.count {
             throw KuraError(.corrupt, "every key file is damaged: \(damaged.joined(separator: ", "))",

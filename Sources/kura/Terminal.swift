@@ -22,6 +22,14 @@ enum Terminal {
         return out
     }
 
+    /// Asks for a new password twice on the terminal.
+    static func readNewPassword() throws -> [UInt8] {
+        let pw = readSecret(prompt: "enter the new password: ")
+        guard pw == readSecret(prompt: "enter it again: ") else { throw KuraError(.invalidArgument, "the passwords do not match") }
+        guard !pw.isEmpty else { throw KuraError(.invalidArgument, "the password is empty") }
+        return pw
+    }
+
     static func printError(_ text: String) {
         FileHandle.standardError.write(Data((text + "\n").utf8))
     }

@@ -1,0 +1,116 @@
+import Foundation
+import KuraRepository
+import KuraStore
+import Synchronization
+
+/// What a repair did.
+public struct RepairReport: Sendable, Codable {
+    public var packsRead = 0
+    public var packsUnreadable: [String] = []
+    public var blobsIndexed = 0
+    public var indexFilesReplaced = 0
+    /// For `repair snapshots`: old short id → new short id, and the paths removed from it.
+    public var rewritten: [String: String] = [:]
+    public var removedPaths: [String] = []
+    public init() {}
+}
+
+/// `kura repair index` and `kura repair snapshots`.
+public final class Repairer: Sendable {
+    public let repository: Repository
+    let progress: (@Sendable (String) -> Void)?
+    private let damaged = Mutex(Set<BlobID>())
+
+    public init(repository: Repository, progress: (@Sendable (String) -> Void)? = nil) {
+        self.repository = repository
+        self.progress = progress
+    }
+
+    /// Rebuilds the index from the pack headers alone: one new index file that supersedes every
+    /// existing one (readable or not), which are then deleted. Packs whose header cannot be read are
+    /// reported and left alone.
+    public func repairIndex() async throws -> RepairReport {
+        var report = RepairReport()
+        let store = repository.store
+        let packs = try await store.list(prefix: "data/")
+        var entries: [(id: BlobID, entries: [PackEntry])] = []
+        for (i, info) in packs.enumerated() {
+            guard let id = BlobID(hex: String(info.key.split(separator: "/").last ?? "")) else { continue }
+            if i % 50 == 0 { progress?("reading pack headers \(i + 1)/\(packs.count)") }
+            do {
+                let header = try await repository.readPackHeader(id, size: info.size)
+                entries.append((id, header))
+                report.packsRead += 1
+                report.blobsIndexed += header.count
+            } catch {
+                report.packsUnreadable.append("\(info.key): \(error)")
+            }
+        }
+        let old = try await store.list(prefix: "index/").compactMap { BlobID(hex: String($0.key.dropFirst("index/".count))) }
+        try await repository.writeIndexFile(IndexFile(packs: entries, supersedes: old))
+        for id in old { try? await store.delete("index/\(id.hex)") }
+        report.indexFilesReplaced = old.count
+        return report
+    }
+
+    /// Rewrites every snapshot that refers to missing or damaged data: unreadable folders and files with
+    /// missing chunks are left out, the new snapshot is saved with the tag `repaired` and the old one's id
+    /// as parent, and (with `forgetOriginals`) the damaged original is removed. Never silent: every
+    /// removed path is reported.
+    /// `damaged` adds blobs known to be damaged (from `check --read-data`) to those missing from the index.
+    public func repairSnapshots(forgetOriginals: Bool, damaged: Set<BlobID> = []) async throws -> RepairReport {
+        var report = RepairReport()
+        self.damaged.withLock { $0 = damaged }
+        try await repository.loadIndex()
+        for snapshot in try await repository.listSnapshots() {
+            guard let root = snapshot.treeID else { continue }
+            var removed: [String] = []
+            let newRoot = try await rewrite(root, path: [47], removed: &removed)
+            guard !removed.isEmpty else { continue }
+            var fixed = snapshot
+            fixed.id = nil
+            let emptyTree: BlobID? = newRoot == nil ? try await repository.saveTree(Tree(nodes: [])).id : nil
+            fixed.tree = (newRoot ?? emptyTree!).hex
+            fixed.tags = Array(Set(snapshot.tags + ["repaired"])).sorted()
+            fixed.parent = snapshot.id?.hex
+            fixed.incomplete = true
+            fixed.errors += removed.map { Snapshot.ReadError(path: $0, message: "removed by `kura repair snapshots`: its data was missing or damaged") }
+            try await repository.flush()
+            let saved = try await repository.saveSnapshot(fixed)
+            report.rewritten[snapshot.id?.short ?? ""] = saved.id?.short ?? ""
+            report.removedPaths += removed.map { "\(snapshot.id?.short ?? "") \($0)" }
+            if forgetOriginals, let id = snapshot.id { try? await repository.store.delete("snapshots/\(id.hex)") }
+        }
+        return report
+    }
+
+    /// A copy of the tree without entries whose data is unreadable; nil when the tree itself is.
+    private func rewrite(_ id: BlobID, path: [UInt8], removed: inout [String]) async throws -> BlobID? {
+        let tree: Tree
+        do { tree = try await repository.loadTree(id) } catch { removed.append(PathBytes.display(path)); return nil }
+        var changed = false
+        var nodes: [Node] = []
+        for var n in tree.nodes {
+            let p = path == [47] ? [47] + n.name : path + [47] + n.name
+            switch n.type {
+            case .file:
+                if n.content.contains(where: { e in e.id.map { !blobIsReadable($0) } ?? false }) {
+                    removed.append(PathBytes.display(p)); changed = true; continue
+                }
+            case .directory:
+                guard let sub = n.subtree, let newSub = try await rewrite(sub, path: p, removed: &removed) else {
+                    changed = true; continue
+                }
+                if newSub != sub { n.subtree = newSub; changed = true }
+            default: break
+            }
+            nodes.append(n)
+        }
+        guard changed else { return id }
+        return try await repository.saveTree(Tree(nodes: nodes)).id
+    }
+
+    private func blobIsReadable(_ id: BlobID) -> Bool {
+        repository.location(of: id) != nil && !damaged.withLock { $0.contains(id) }
+    }
+}
