@@ -25,9 +25,9 @@ extension Archiver {
         guard let executable = command.first else {
             throw KuraError(.invalidArgument, "--stdin-from-command needs a command after --", hint: "e.g. kura backup --stdin-filename db.sql --stdin-from-command -- pg_dump app")
         }
-        let name = Array(filename.utf8).split(separator: 47).last.map(Array.init) ?? []
-        guard !name.isEmpty, !filename.contains("\0") else {
-            throw KuraError(.invalidArgument, "--stdin-filename needs a file name")
+        let name = Array(filename.utf8)
+        guard !name.isEmpty, !filename.contains("\0"), !filename.contains("/"), filename != ".", filename != ".." else {
+            throw KuraError(.invalidArgument, "--stdin-filename needs a plain file name (no '/'), e.g. app.sql")
         }
         try await repository.loadIndex()
 
@@ -37,6 +37,8 @@ extension Archiver {
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardInput = FileHandle.nullDevice
+        // The command gets our environment minus kura's secrets (a dump of `env` must not store them).
+        process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("KURA_PASSWORD") && $0.key != "KURA_NEW_PASSWORD_FILE" }
         do { try process.run() } catch {
             throw KuraError(.commandFailed, "cannot start \(executable): \(error)", hint: "check the command and PATH; no snapshot was saved")
         }

@@ -100,7 +100,7 @@ public final class Repository: Sendable {
                                       packSize: options.packSize, sealed: Data(sealedBytes).base64EncodedString())
         let repo = try Repository(store: store, config: config, masterKey: masterKey, chunkerKey: chunkerKey, cacheDirectory: cacheDirectory)
         // Keys first, config last: the config object is what makes a repository exist.
-        _ = try await repo.addKey(password: password, cost: options.kdfCost)
+        repo.keyID = try await repo.addKey(password: password, cost: options.kdfCost)
         try await repo.put("config", try JSON.encode(config))
         return repo
     }

@@ -65,8 +65,15 @@ public enum Timestamp {
     public static func format(_ date: Date, timeZone: TimeZone = .current) -> String {
         let seconds = date.timeIntervalSince1970.rounded(.down)
         let nanos = Int(((date.timeIntervalSince1970 - seconds) * 1e9).rounded())
+        return format(seconds: Int64(seconds), nanoseconds: UInt32(min(nanos, 999_999_999)), timeZone: timeZone)
+    }
+
+    /// Formats an exact time (seconds and nanoseconds since 1970), without going through a Double.
+    public static func format(seconds: Int64, nanoseconds: UInt32, timeZone: TimeZone = .current) -> String {
+        let date = Date(timeIntervalSince1970: TimeInterval(seconds))
+        let nanos = Int(nanoseconds)
         var cal = Calendar(identifier: .gregorian); cal.timeZone = timeZone
-        let c = cal.dateComponents([.year, .month, .day, .hour, .minute, .second], from: Date(timeIntervalSince1970: seconds))
+        let c = cal.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
         let off = timeZone.secondsFromGMT(for: date)
         let sign = off < 0 ? "-" : "+"
         let zone = off == 0 ? "Z" : String(format: "%@%02d:%02d", sign, abs(off) / 3600, (abs(off) % 3600) / 60)

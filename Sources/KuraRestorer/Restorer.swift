@@ -280,8 +280,13 @@ final class LazyDirectory: Sendable {
         return handle.withLock { h -> Descriptor? in
             if let h { return h }
             if failed.withLock({ $0 }) { return nil }
-            if mkdirat(parentFD.fd, cString(name), 0o700) != 0, errno != EEXIST {
-                onError(path, FileSystemError("mkdir", path: path, errno: errno)); failed.withLock { $0 = true }; return nil
+            if mkdirat(parentFD.fd, cString(name), 0o700) != 0 {
+                var ok = errno == EEXIST
+                if ok, (try? statAt(parentFD.fd, name, path: path))?.kind != .directory {
+                    // A file or symlink is in the way of a folder: replace it (never follow it).
+                    ok = unlinkat(parentFD.fd, cString(name), 0) == 0 && mkdirat(parentFD.fd, cString(name), 0o700) == 0
+                }
+                if !ok { onError(path, FileSystemError("mkdir", path: path, errno: errno)); failed.withLock { $0 = true }; return nil }
             }
             do { h = try Descriptor.openDirectory(name, in: parentFD, path: path) } catch {
                 onError(path, error); failed.withLock { $0 = true }; return nil

@@ -11,6 +11,7 @@ struct Ls: AsyncParsableCommand {
           kura ls latest                       every entry of the newest snapshot
           kura ls 1a2b3c4d:/srv/app/media      one folder (and below)
           kura ls latest:/srv/app --long --no-recursive
+        With --json, one JSON object per line (one per entry), so that huge listings stream.
         """)
 
     @OptionGroup var global: GlobalOptions
@@ -37,8 +38,8 @@ struct Ls: AsyncParsableCommand {
                     print(PathBytes.display(e.path))
                 }
             }
-            if !entry.isDirectory || (entry.node != nil && !recursive && false) { try emit(entry); return 0 }
             try emit(entry)
+            if !entry.isDirectory { return 0 }
             try await browser.walk(entry) { child in try emit(child); return recursive }
             return 0
         }
@@ -60,7 +61,7 @@ struct EntryJSON: Encodable {
     init(_ n: Node, path: [UInt8]) {
         self.path = PathBytes.display(path); name = n.displayName; type = n.type.description
         mode = String(n.mode, radix: 8); uid = n.uid; gid = n.gid; user = n.user; group = n.group; size = n.size
-        mtime = Timestamp.format(Date(timeIntervalSince1970: TimeInterval(n.mtime.seconds) + TimeInterval(n.mtime.nanoseconds) / 1e9))
+        mtime = Timestamp.format(seconds: n.mtime.seconds, nanoseconds: n.mtime.nanoseconds)
         linkTarget = n.type == .symlink ? PathBytes.display(n.linkTarget) : nil
     }
 
