@@ -150,7 +150,10 @@ extension Repository {
         let compressed = config.compression == "zstd" && Repository.worthCompressing(plaintext)
             ? compressors.withCompressor { $0.compress(plaintext) } : nil
         let sealed: [UInt8]
-        if let compressed { sealed = try seal(compressed) } else { sealed = try AESGCM.seal(plaintext, key: masterKey) }
+        // The blob id is the associated data: a blob only opens as the blob it was stored as.
+        let aad = id.bytes
+        if let compressed { sealed = try AESGCM.seal(compressed, key: masterKey, associatedData: aad) }
+        else { sealed = try AESGCM.seal(plaintext, key: masterKey, associatedData: aad) }
         return SealedBlob(type: type, id: id, compressed: compressed != nil, rawLength: plaintext.count, sealed: sealed)
     }
 
@@ -228,8 +231,10 @@ extension Repository {
 
     // MARK: - Reading blobs
 
-    /// Reads, decrypts, decompresses and verifies one blob.
-    public func loadBlob(_ id: BlobID) async throws -> [UInt8] {
+    /// Reads, decrypts and decompresses one blob. The authentication tag covers the blob id, so a
+    /// damaged blob, or another blob in its place, fails to open; `verifyHash` also recomputes the
+    /// SHA-256 of the plaintext (what `check --read-data` does).
+    public func loadBlob(_ id: BlobID, verifyHash: Bool = false) async throws -> [UInt8] {
         if !state.withLock({ $0.indexLoaded }) { try await loadIndex() }
         guard let loc = location(of: id) else {
             throw KuraError(.corrupt, "blob \(id.short) is not in the index",
@@ -237,19 +242,26 @@ extension Repository {
         }
         let start = Int(loc.entry.offset)
         let sealed = try await get(Pack.key(loc.pack), range: start..<(start + Int(loc.entry.length)))
-        return try decodeBlob(sealed, location: loc)
+        return try decodeBlob(sealed, location: loc, verifyHash: verifyHash)
     }
 
-    /// Decrypts, decompresses and verifies a sealed blob read from its pack.
-    public func decodeBlob(_ sealed: [UInt8], location loc: BlobLocation) throws -> [UInt8] {
+    /// Decrypts (with the blob id as associated data), decompresses and checks the length of a sealed
+    /// blob read from its pack; with `verifyHash`, also its SHA-256.
+    public func decodeBlob(_ sealed: [UInt8], location loc: BlobLocation, verifyHash: Bool = true) throws -> [UInt8] {
         let what = "\(loc.entry.type) blob \(loc.entry.id.short) in pack \(loc.pack.short)"
-        var plain = try open(sealed, what: what)
+        var plain: [UInt8]
+        do { plain = try AESGCM.open(sealed, key: masterKey, associatedData: loc.entry.id.bytes) } catch {
+            throw KuraError(.corrupt, "\(what) failed authentication: it is damaged (or is not the blob the index says)")
+        }
         if loc.entry.compressed {
             do { plain = try Zstd.decompress(plain, expectedSize: Int(loc.entry.rawLength)) } catch {
                 throw KuraError(.corrupt, "\(what) does not decompress: \(error)")
             }
         }
-        guard plain.count == Int(loc.entry.rawLength), BlobID(bytes: SHA256.hash(plain)) == loc.entry.id else {
+        guard plain.count == Int(loc.entry.rawLength) else {
+            throw KuraError(.corrupt, "\(what) has \(plain.count) bytes where the index says \(loc.entry.rawLength)")
+        }
+        if verifyHash, BlobID(bytes: SHA256.hash(plain)) != loc.entry.id {
             throw KuraError(.corrupt, "\(what) is damaged: its content does not match its id")
         }
         return plain
