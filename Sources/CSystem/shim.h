@@ -19,9 +19,11 @@ static inline unsigned long long kura_makedev(unsigned int ma, unsigned int mi) 
 
 /// Keeps large buffers (read blocks, packs, sealed chunks) in the heap instead of a fresh mmap per
 /// allocation, so that a backup does not page-fault and zero every buffer again. Process-wide: only
-/// the command-line front end calls it.
+/// the command-line front end calls it. One arena: memory freed by one thread is reused by the others
+/// (per-thread arenas each kept their own high-water mark, which inflated the peak RSS).
 static inline void kura_tune_malloc(void) {
     mallopt(M_MMAP_THRESHOLD, 256 << 20);
-    mallopt(M_TRIM_THRESHOLD, 512 << 20);
+    mallopt(M_TRIM_THRESHOLD, 128 << 20);
+    mallopt(M_ARENA_MAX, 1);
 }
 #endif

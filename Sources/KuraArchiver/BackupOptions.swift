@@ -16,7 +16,7 @@ public struct BackupOptions: Sendable {
     /// Files read at the same time.
     public var fileParallelism = max(4, ProcessInfo.processInfo.activeProcessorCount * 2)
     /// Bytes of chunk data in flight (read but not yet packed) at most: the pipeline's memory bound.
-    public var inFlightBytes = 96 << 20
+    public var inFlightBytes = 32 << 20
     /// Re-read and re-hash every file instead of trusting the parent snapshot (the weekly "full").
     public var forceReread = false
     /// The snapshot to compare with (id prefix or `latest`); default: the newest snapshot of this host

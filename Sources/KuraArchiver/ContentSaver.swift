@@ -78,7 +78,8 @@ final class ContentSaver: Sendable {
     /// so that a small file is read with one call and processed without spawning tasks.
     func save(_ reader: inout some ContentReader, expectedLength: Int64?) async throws -> (extents: [Extent], length: UInt64) {
         let maxChunk = repository.chunker.parameters.maxSize
-        let readSize = 2 * maxChunk
+        // Each read adds maxChunk bytes to the carried tail (< maxChunk), so every block decides at least one cut.
+        let readSize = maxChunk
         var carry: ArraySlice<UInt8> = []
         var extents: [Extent] = []
         var total: UInt64 = 0

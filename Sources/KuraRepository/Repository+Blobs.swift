@@ -172,11 +172,15 @@ extension Repository {
     /// size. Returns the bytes the blob takes in its pack. Safe to call from many tasks at once.
     @discardableResult
     public func addToPack(_ blob: SealedBlob) async throws -> Int {
+        // Backpressure: while two full packs are being uploaded, writers wait here instead of filling
+        // more packs in memory (a slow disk or network must not make memory grow).
+        await uploads.acquire(1)
+        uploads.release(1)
         let full: PackBuilder? = state.withLock { s in
             // Take the builder out of the state before appending, so that its buffer is uniquely
             // referenced and grows in place (no copy-on-write of a 16 MiB array per blob).
             var builder: PackBuilder
-            if blob.type == .data { builder = s.dataPack ?? PackBuilder(type: .data, capacity: config.packSize + (1 << 20)); s.dataPack = nil }
+            if blob.type == .data { builder = s.dataPack ?? PackBuilder(type: .data, capacity: config.packSize + chunker.parameters.maxSize + (1 << 16)); s.dataPack = nil }
             else { builder = s.treePack ?? PackBuilder(type: .tree, capacity: 1 << 20); s.treePack = nil }
             builder.add(id: blob.id, compressed: blob.compressed, rawLength: blob.rawLength, sealed: blob.sealed)
             if builder.bytes.count >= config.packSize { return builder }
@@ -198,6 +202,8 @@ extension Repository {
 
     private func upload(_ builder: consuming PackBuilder) async throws {
         let pack = try builder.finish(key: masterKey)
+        await uploads.acquire(1)
+        defer { uploads.release(1) }
         try await put(Pack.key(pack.id), pack.bytes)
         state.withLock { s in
             s.index.add(pack: pack.id, entries: pack.entries)

@@ -40,6 +40,8 @@ public final class Repository: Sendable {
     private let keyState = Mutex<BlobID?>(nil)
     let state = Mutex(State())
     let compressors: CompressorPool
+    /// Pack uploads in flight (at most two; writers wait while both are taken).
+    let uploads = AsyncLimiter(capacity: 2)
 
     struct State: ~Copyable {
         var index = MemoryIndex()
