@@ -2,7 +2,7 @@
 SWIFT     ?= swift
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BUILD_PKGS = libssl-dev libzstd-dev zlib1g-dev libpq-dev pkg-config
-TEST_PKGS  = $(BUILD_PKGS) attr acl tar gzip python3
+TEST_PKGS  = $(BUILD_PKGS) attr acl tar gzip python3 restic
 KURA       = .build/release/kura
 SRC       ?= $(CURDIR)/docs/sample-tree
 DEMO_PW   ?= $(HOME)/.config/kura/demo-password
