@@ -7,7 +7,7 @@ KURA       = .build/release/kura
 SRC       ?= $(CURDIR)/docs/sample-tree
 DEMO_PW   ?= $(HOME)/.config/kura/demo-password
 
-.PHONY: all deps test-deps build release run test bench bench-peers bench-scale clean
+.PHONY: all deps test-deps build release run test bench bench-peers bench-scale docs stress clean
 
 all: build
 
@@ -60,6 +60,15 @@ bench-peers: release
 # The 1,000,000-small-files scale check (issue 3): peak RSS and no-change ratio.
 bench-scale: release
 	Benchmarks/scale/million_files.sh $(SCALE_FILES)
+
+# The reference manual, docs/kura.md, from the program's own --help texts.
+docs: build
+	python3 docs/tools/gen_manual.py .build/debug/kura > docs/kura.md
+
+# A longer soak of the fault-injection tests (kill -9 trials etc.).
+stress: test-deps
+	$(SWIFT) build --build-tests
+	KURA_FAULT_TRIALS=$${KURA_FAULT_TRIALS:-200} $(SWIFT) test --skip-build --filter Fault
 
 clean:
 	rm -rf .build
