@@ -22,6 +22,9 @@ let package = Package(
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "KuraChunker", package: "kura"),
+                .product(name: "KuraCrypto", package: "kura"),
+                .product(name: "KuraRepository", package: "kura"),
+                .product(name: "KuraStore", package: "kura"),
             ],
             path: "Benchmarks/KuraBenchmarks",
             plugins: [

@@ -31,7 +31,8 @@ public final class Archiver: Sendable {
         self.options = options
         self.excluder = Excluder(options.excludes)
         self.fileSlots = AsyncLimiter(capacity: max(1, options.fileParallelism))
-        self.saver = ContentSaver(repository: repository, inFlightBytes: options.inFlightBytes)
+        self.saver = ContentSaver(repository: repository, inFlightBytes: options.inFlightBytes,
+                                  parallelChunking: options.parallelChunking ?? (ProcessInfo.processInfo.activeProcessorCount > 2))
         self.progressHandler = progress
     }
 

@@ -22,6 +22,9 @@ public struct BackupOptions: Sendable {
     /// The snapshot to compare with (id prefix or `latest`); default: the newest snapshot of this host
     /// with the same paths.
     public var parent: String?
+    /// Cut big blocks with the exact-parallel chunker (same cut points); nil: when there are more than
+    /// 2 cores (on 2 cores the sequential scan is as fast and leaves a core for hashing).
+    public var parallelChunking: Bool?
     /// Snapshot time (default: now).
     public var time: Date?
 

@@ -1,3 +1,4 @@
+import Foundation
 import KuraChunker
 import KuraCrypto
 import KuraFileSystem
@@ -51,13 +52,18 @@ final class ContentSaver: Sendable {
     let budget: AsyncLimiter
     let counters: Mutex<IngestCounters>
 
-    init(repository: Repository, inFlightBytes: Int) {
+    init(repository: Repository, inFlightBytes: Int, parallelChunking: Bool) {
         self.repository = repository
+        self.parallelChunking = parallelChunking
         self.budget = AsyncLimiter(capacity: inFlightBytes)
         self.counters = Mutex(IngestCounters())
     }
 
     var totals: IngestCounters { counters.withLock { $0 } }
+
+    static let cores = ProcessInfo.processInfo.activeProcessorCount
+    /// Whether big blocks are cut with the parallel chunker.
+    let parallelChunking: Bool
 
     /// Hashes one chunk, and stores it when it is new. Returns its extent.
     private func saveChunk(_ block: Block, _ range: Range<Int>) async throws -> Extent {
@@ -112,7 +118,14 @@ final class ContentSaver: Sendable {
                 total += UInt64(filled - carry.count)
                 counters.withLock { $0.bytesRead += UInt64(filled - carry.count) }
                 let block = Block(bytes: bytes, limiter: budget, charged: capacity)
-                let cuts = block.bytes.withUnsafeBytes { repository.chunker.cutPoints(in: $0, isFinal: eof) }
+                let cuts = block.bytes.withUnsafeBytes { raw in
+                    // Big blocks use the exact-parallel chunker (same cut points) where there are cores
+                    // to spare; on 2 cores the sequential scan, which skips the bytes below minSize, is as
+                    // fast as two parallel threads (docs/benchmarks.md) and leaves a core for hashing.
+                    parallelChunking && raw.count >= 4 << 20
+                        ? repository.chunker.parallelCutPoints(in: raw, isFinal: eof, concurrency: max(2, ContentSaver.cores))
+                        : repository.chunker.cutPoints(in: raw, isFinal: eof)
+                }
                 var start = 0
                 if eof, spawned == 0, cuts.count <= 1 {
                     // One chunk (or none): do it inline, no task.

@@ -224,6 +224,26 @@ struct RoundTripTests {
         #expect(!byPath.keys.contains(source + "/small.txt"))
     }
 
+    @Test("the pipeline gives the same chunks with the parallel chunker as with the sequential one")
+    func parallelChunkingInPipeline() async throws {
+        let tmp = TemporaryFolder()
+        let source = tmp.sub("src")
+        mkdir(source, 0o755)
+        try writeFile(bytes(source + "/large.bin"), randomBytes(9 << 20, seed: 77))   // several 4 MiB+ blocks
+        let repo = try await makeRepository()
+        var trees: [BlobID?] = []
+        for parallel in [false, true] {
+            var o = BackupOptions(paths: [source])
+            o.parallelChunking = parallel
+            o.forceReread = true
+            let snap = try await Archiver(repository: repo, options: o).run().snapshot
+            let node = try await SnapshotBrowser(repository: repo, snapshot: snap).entry(at: bytes(source + "/large.bin")).node
+            #expect((node?.content.count ?? 0) > 100)
+            trees.append(try await SnapshotBrowser(repository: repo, snapshot: snap).entry(at: bytes(source)).tree)
+        }
+        #expect(trees[0] != nil && trees[0] == trees[1])
+    }
+
     @Test("excludes skip matching names and paths; include restores only what matches")
     func excludeInclude() async throws {
         let tmp = TemporaryFolder()

@@ -84,4 +84,6 @@ let benchmarks: @Sendable () -> Void = {
     Benchmark("Chunker parallel, 2 threads, 64 MiB, 512K/1M/8M", configuration: configuration) { benchmark in
         measureChunking(benchmark) { chunker.parallelCutPoints(in: $0, isFinal: true, concurrency: 2) }
     }
+
+    registerPipelineBenchmarks()
 }
