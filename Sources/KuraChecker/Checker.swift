@@ -82,7 +82,6 @@ public struct Checker: Sendable {
 
     public func run() async throws -> CheckReport {
         var report = CheckReport()
-        let store = repository.store
 
         // 1. Keys: every key file is named by its content.
         for key in try await list("keys/") {
