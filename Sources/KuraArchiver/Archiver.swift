@@ -12,7 +12,7 @@ public final class Archiver: Sendable {
 
     let repository: Repository
     let options: BackupOptions
-    let excluder: Excluder
+    let excluder: PathMatcher
     let accounts = Accounts()
     let fileSlots: AsyncLimiter
     let saver: ContentSaver
@@ -29,7 +29,7 @@ public final class Archiver: Sendable {
     public init(repository: Repository, options: BackupOptions, progress: (@Sendable (BackupProgress) -> Void)? = nil) {
         self.repository = repository
         self.options = options
-        self.excluder = Excluder(options.excludes)
+        self.excluder = PathMatcher(options.excludes)
         self.fileSlots = AsyncLimiter(capacity: max(1, options.fileParallelism))
         self.saver = ContentSaver(repository: repository, inFlightBytes: options.inFlightBytes,
                                   parallelChunking: options.parallelChunking ?? (ProcessInfo.processInfo.activeProcessorCount > 2))
@@ -186,7 +186,7 @@ public final class Archiver: Sendable {
         entries.reserveCapacity(names.count)
         for name in names {
             let childPath = joinPath(path.isEmpty ? [47] : path, name)
-            if excluder.excludes(name: name, path: childPath) { continue }
+            if excluder.matches(name: name, path: childPath) { continue }
             do { entries.append((name, childPath, try statAt(dir.fd, name, path: childPath))) } catch { recordError(childPath, error) }
         }
         let window = 32

@@ -61,7 +61,7 @@ public final class Restorer: Sendable {
         do { target = try Descriptor.openDirectory(targetPath, in: nil, path: targetPath) } catch {
             throw KuraError(.invalidArgument, "the target \(options.target) is not a folder that can be opened: \(error)")
         }
-        let matcher = IncludeMatcher(options.includes)
+        let matcher = PathMatcher(options.includes)
         if let node = entry.node, node.type != .directory {
             if matcher.isEmpty || matcher.matches(name: node.name, path: entry.path) {
                 await restoreEntry(node, into: target, path: entry.path, display: joinPath(targetPath, node.name))
@@ -95,7 +95,7 @@ public final class Restorer: Sendable {
 
     /// Restores the children of `entry` into `dir`. Returns true when anything was restored (so the
     /// directory itself is created only when needed under --include).
-    private func restoreContents(of entry: SnapshotEntry, into dir: LazyDirectory, matcher: IncludeMatcher, everything: Bool) async -> Bool {
+    private func restoreContents(of entry: SnapshotEntry, into dir: LazyDirectory, matcher: PathMatcher, everything: Bool) async -> Bool {
         guard let treeID = entry.tree else { return false }
         let tree: Tree
         do { tree = try await repository.loadTree(treeID) } catch { note(error: entry.path, error); return false }
@@ -120,7 +120,7 @@ public final class Restorer: Sendable {
         }
     }
 
-    private func restoreChild(_ node: Node, path: [UInt8], in dir: LazyDirectory, matcher: IncludeMatcher, everything: Bool) async -> Bool {
+    private func restoreChild(_ node: Node, path: [UInt8], in dir: LazyDirectory, matcher: PathMatcher, everything: Bool) async -> Bool {
         let selected = everything || matcher.matches(name: node.name, path: path)
         if node.type == .directory {
             guard selected || matcher.mayMatchInside(path) else { return false }
@@ -294,39 +294,6 @@ final class LazyDirectory: Sendable {
             return h
         }
     }
-}
-
-/// `--include` matching: patterns without "/" match names, others the absolute path (fnmatch).
-struct IncludeMatcher: Sendable {
-    let namePatterns: [String]
-    let pathPatterns: [String]
-    init(_ patterns: [String]) {
-        namePatterns = patterns.filter { !$0.contains("/") }
-        pathPatterns = patterns.filter { $0.contains("/") }.map { $0.count > 1 && $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
-    }
-    var isEmpty: Bool { namePatterns.isEmpty && pathPatterns.isEmpty }
-
-    func matches(name: [UInt8], path: [UInt8]) -> Bool {
-        namePatterns.contains { fnmatchBytes($0, name, 0) } || pathPatterns.contains { fnmatchBytes($0, path, FNM_PATHNAME) }
-    }
-
-    /// True when something inside directory `path` could match (so the walk must go in).
-    func mayMatchInside(_ path: [UInt8]) -> Bool {
-        if !namePatterns.isEmpty { return true }
-        let depth = PathBytes.components(path).count
-        return pathPatterns.contains { pattern in
-            // Compare the pattern's leading components with the directory's.
-            let pc = pattern.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
-            if pc.contains("**") { return true }
-            guard pc.count > depth else { return false }
-            let prefix = "/" + pc.prefix(depth).joined(separator: "/")
-            return fnmatchBytes(prefix, path, FNM_PATHNAME)
-        }
-    }
-}
-
-func fnmatchBytes(_ pattern: String, _ bytes: [UInt8], _ flags: Int32) -> Bool {
-    withC(bytes) { fnmatch(pattern, $0, flags) == 0 }
 }
 
 func withC<T>(_ bytes: [UInt8], _ body: (UnsafePointer<CChar>) -> T) -> T {
