@@ -305,3 +305,23 @@ struct IndexTests {
         #expect(IndexCache(path: cachePath).load()?.index.count == 25)
     }
 }
+
+@Suite("Chunker secret")
+struct ChunkerSecretTests {
+    @Test("repositories cut the same data differently unless the chunker secret is copied (init --copy-chunker-params-from)")
+    func copiedChunkerParameters() async throws {
+        let data = randomBytes(600_000, seed: 5)
+        let a = try await makeRepository()
+        let b = try await makeRepository()
+        var options = InitOptions()
+        options.kdfCost = (n: 1 << 10, r: 8, p: 1)
+        options.chunker = a.config.chunkerParameters
+        options.chunkerKey = a.chunkerSecret
+        let c = try await Repository.initialize(store: MemoryStore(), password: bytes("pw"), options: options)
+        let cuts = { (r: Repository) in data.withUnsafeBytes { r.chunker.cutPoints(in: $0, isFinal: true) } }
+        #expect(cuts(a).count > 10)
+        #expect(cuts(a) != cuts(b), "independent repositories have independent gear tables")
+        #expect(cuts(a) == cuts(c), "a copied secret gives identical cut points, so copies dedup")
+        #expect(c.config.chunker == a.config.chunker)
+    }
+}
