@@ -205,12 +205,27 @@ extension Repository {
         await uploads.acquire(1)
         defer { uploads.release(1) }
         try await put(Pack.key(pack.id), pack.bytes)
-        state.withLock { s in
+        let batch: [(id: BlobID, entries: [PackEntry])]? = state.withLock { s in
             s.index.add(pack: pack.id, entries: pack.entries)
             for e in pack.entries { s.pending.remove(e.id) }
             s.unindexed.append((pack.id, pack.entries))
+            // Every few packs, index what was uploaded: a backup killed later still leaves its data
+            // indexed, so the next run reuses it instead of uploading it again.
+            guard s.unindexed.count >= Repository.packsPerIndexFile else { return nil }
+            let b = s.unindexed
+            s.unindexed = []
+            return b
+        }
+        if let batch {
+            do { try await writeIndexFile(IndexFile(packs: batch)) } catch {
+                state.withLock { $0.unindexed.insert(contentsOf: batch, at: 0) }
+                throw error
+            }
         }
     }
+
+    /// Packs uploaded before an index file is written for them during a long backup.
+    static let packsPerIndexFile = 4
 
     /// Uploads the open packs and returns every pack uploaded since the last flush, without writing an
     /// index file (gc and repair write their own, superseding the old ones).
