@@ -16,6 +16,8 @@
 //   KuraRestorer                restore, cat, dump, ls, diff, stats
 //   KuraChecker                 check: structure, and data with --read-data
 //   KuraMaintenance             forget (retention), gc, repair
+//   CCurl                       system-library shim for libcurl (libcurl4-openssl-dev)
+//   KuraNotify                  run reports (text/HTML/JSON), SMTP/sendmail/webhook channels, logging (swift-log)
 //   kura                        thin command-line front end (swift-argument-parser)
 import PackageDescription
 
@@ -33,13 +35,15 @@ let package = Package(
         .library(name: "KuraRestorer", targets: ["KuraRestorer"]),
     ],
     dependencies: [
-        // The only third-party dependency: the command-line parser.
+        // Third-party dependencies: the command-line parser and the logging API.
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.11.0"),  // 1.11: LogHandler.log(event:)
     ],
     targets: [
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CSystem"),  // header-only: xattrs, O_NOATIME, SEEK_DATA/SEEK_HOLE, makedev
 
         .target(name: "KuraChunker"),
@@ -54,6 +58,9 @@ let package = Package(
         .target(name: "KuraRestorer", dependencies: ["KuraRepository", "KuraFileSystem", "KuraTar", "KuraCompression"]),
         .target(name: "KuraChecker", dependencies: ["KuraRepository", "KuraCrypto", "KuraStore"]),
         .target(name: "KuraMaintenance", dependencies: ["KuraRepository", "KuraChecker", "KuraStore"]),
+        .target(name: "KuraNotify", dependencies: [
+            "CCurl", "KuraRepository", .product(name: "Logging", package: "swift-log"),
+        ]),
         .executableTarget(name: "kura", dependencies: [
             "KuraArchiver", "KuraRestorer", "KuraChecker", "KuraMaintenance", "CSystem",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -66,5 +73,7 @@ let package = Package(
         .testTarget(name: "KuraRepositoryTests", dependencies: ["KuraRepository", "KuraArchiver", "KuraRestorer"]),
         .testTarget(name: "KuraMaintenanceTests", dependencies: ["KuraMaintenance", "KuraChecker", "KuraRepository", "KuraArchiver", "KuraRestorer", "KuraStore", "KuraCrypto"]),
         .testTarget(name: "KuraCLITests", dependencies: ["kura"]),
+        .testTarget(name: "KuraNotifyTests", dependencies: ["KuraNotify", .product(name: "Logging", package: "swift-log")],
+                    exclude: ["smtp_server.py", "http_server.py"]),
     ]
 )
