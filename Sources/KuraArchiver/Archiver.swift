@@ -164,7 +164,7 @@ public final class Archiver: Sendable {
             do { status = try statAt(parent.fd, name, path: childPath) } catch { recordError(childPath, error); continue }
             switch child {
             case .real:
-                if let node = await entryNode(name, in: parent, path: childPath, status: status, device: status.device,
+                if let node = try await entryNode(name, in: parent, path: childPath, status: status, device: status.device,
                                               previous: previous?.node(named: name)) { nodes.append(node) }
             case .directory(let sub):
                 var node = metadataNode(name, status: status)
@@ -197,7 +197,7 @@ public final class Archiver: Sendable {
                 let i = next, (name, childPath, status) = entries[i]
                 next += 1
                 let old = previous?.node(named: name)
-                group.addTask { (i, await self.entryNode(name, in: dir, path: childPath, status: status, device: device, previous: old)) }
+                group.addTask { (i, try await self.entryNode(name, in: dir, path: childPath, status: status, device: device, previous: old)) }
             }
             while next < entries.count, next < window { spawn() }
             while let (i, node) = try await group.next() {
@@ -265,7 +265,10 @@ public final class Archiver: Sendable {
     }
 
     /// One entry of a directory as a node, or nil when it could not be read (recorded as an error).
-    func entryNode(_ name: [UInt8], in dir: Descriptor, path: [UInt8], status: FileStatus, device: UInt64, previous: Node?) async -> Node? {
+    /// Errors reading the source (FileSystemError) are recorded and the entry left out; any other error
+    /// (the repository could not be written: full, read-only, gone) aborts the backup, so that no
+    /// snapshot can refer to data that was not stored.
+    func entryNode(_ name: [UInt8], in dir: Descriptor, path: [UInt8], status: FileStatus, device: UInt64, previous: Node?) async throws -> Node? {
         var node = metadataNode(name, status: status)
         do {
             switch status.kind {
@@ -309,7 +312,7 @@ public final class Archiver: Sendable {
             case .socket, .unknown:
                 break
             }
-        } catch {
+        } catch let error as FileSystemError {
             recordError(path, error)
             return nil
         }

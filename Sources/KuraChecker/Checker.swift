@@ -112,9 +112,11 @@ public struct Checker: Sendable {
         for p in packInfos { if let id = BlobID(hex: String(p.key.split(separator: "/").last ?? "")) { sizes[id] = p.size } }
         report.packs = sizes.count
         var damagedPacks = Set<BlobID>()
+        var packProblem: [BlobID: Int] = [:]   // damaged pack → index of its problem (to add what it affects)
         for (pack, entries) in indexed {
             guard let size = sizes[pack] else {
                 damagedPacks.insert(pack)
+                packProblem[pack] = report.problems.count
                 report.problems.append(CheckProblem(kind: "pack", object: Pack.key(pack), message: "pack is missing but the index lists \(entries.count) blobs in it"))
                 continue
             }
@@ -123,11 +125,13 @@ public struct Checker: Sendable {
                 let fromHeader = Dictionary(header.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
                 for e in entries where fromHeader[e.id] != e {
                     damagedPacks.insert(pack)
+                    packProblem[pack] = report.problems.count
                     report.problems.append(CheckProblem(kind: "pack", object: Pack.key(pack), message: "the index entry of blob \(e.id.short) does not match the pack header"))
                     break
                 }
             } catch {
                 damagedPacks.insert(pack)
+                packProblem[pack] = report.problems.count
                 report.problems.append(CheckProblem(kind: "pack", object: Pack.key(pack), message: "\(error)"))
             }
         }
@@ -146,7 +150,6 @@ public struct Checker: Sendable {
             guard let root = s.treeID else { continue }
             try await walk(root, path: [47], seen: &seenTrees) { id, path, isTree, error in
                 if let error {
-                    missingBlobs.insert(id)
                     report.problems.append(CheckProblem(kind: "tree", object: id.hex, message: "\(error)", affects: ["\(s.id?.short ?? "") \(PathBytes.display(path))"]))
                 } else if !isTree, blobHome[id] == nil {
                     missingBlobs.insert(id)
@@ -154,10 +157,17 @@ public struct Checker: Sendable {
             }
         }
         report.trees = seenTrees.count
-        if !missingBlobs.isEmpty {
-            let affected = try await affectedPaths(of: missingBlobs, in: snapshots)
-            for id in missingBlobs.sorted() where affected[id] != nil || !seenTrees.contains(id) {
+        // What damaged or missing packs and missing blobs take away, by snapshot and path.
+        let lostInPacks = Set(damagedPacks.flatMap { indexed[$0]?.map(\.id) ?? [] })
+        if !missingBlobs.isEmpty || !lostInPacks.isEmpty {
+            let affected = try await affectedPaths(of: missingBlobs.union(lostInPacks), in: snapshots)
+            for id in missingBlobs.sorted() {
                 report.problems.append(CheckProblem(kind: "blob", object: id.hex, message: "blob \(id.short) is not in any index", affects: affected[id] ?? []))
+            }
+            for (pack, i) in packProblem {
+                var affects: [String] = []
+                for e in indexed[pack] ?? [] { for a in affected[e.id] ?? [] where !affects.contains(a) && affects.count < 20 { affects.append(a) } }
+                report.problems[i].affects = affects
             }
         }
 

@@ -27,10 +27,12 @@ public struct GCReport: Sendable, Codable {
     public var bytesFreed: UInt64 { bytesBefore > bytesAfter ? bytesBefore - bytesAfter : 0 }
     public var indexFilesReplaced = 0
     public var dryRun = false
+    /// True when the storage was full and gc deleted before writing (see `GarbageCollector`).
+    public var fullStorageMode = false
 
     enum CodingKeys: String, CodingKey {
         case snapshots, packsBefore, packsDeleted, packsRepacked, packsWritten, orphanPacksDeleted, blobsUsed, blobsRemoved,
-             bytesBefore, bytesAfter, indexFilesReplaced, dryRun, bytesFreed
+             bytesBefore, bytesAfter, indexFilesReplaced, dryRun, bytesFreed, fullStorageMode
     }
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
@@ -40,7 +42,7 @@ public struct GCReport: Sendable, Codable {
         try c.encode(blobsUsed, forKey: .blobsUsed); try c.encode(blobsRemoved, forKey: .blobsRemoved)
         try c.encode(bytesBefore, forKey: .bytesBefore); try c.encode(bytesAfter, forKey: .bytesAfter)
         try c.encode(bytesFreed, forKey: .bytesFreed); try c.encode(indexFilesReplaced, forKey: .indexFilesReplaced)
-        try c.encode(dryRun, forKey: .dryRun)
+        try c.encode(dryRun, forKey: .dryRun); try c.encode(fullStorageMode, forKey: .fullStorageMode)
     }
     public init() {}
     public init(from decoder: any Decoder) throws { self.init() }
@@ -135,36 +137,77 @@ public struct GarbageCollector: Sendable {
         }
 
         // Repack: copy the sealed bytes of used blobs into new packs (no re-encryption needed).
-        for (i, pack) in repack.enumerated() {
-            progress?("repacking \(i + 1)/\(repack.count)")
-            let bytes = try await repository.readVerified(Pack.key(pack))
-            for e in packEntries[pack] ?? [] where used.contains(e.id) && home[e.id] == pack {
-                let sealed = Array(bytes[Int(e.offset)..<(Int(e.offset) + Int(e.length))])
-                try await repository.addToPack(SealedBlob(type: e.type, id: e.id, compressed: e.compressed, rawLength: Int(e.rawLength), sealed: sealed))
-            }
-        }
-        let written = try await repository.flushPacks()
-        report.packsWritten = written.count
-
-        // One new index for everything that stays, superseding every index file there is.
-        var keep: [(id: BlobID, entries: [PackEntry])] = written
-        for (pack, entries) in packEntries where !deleteSet.contains(pack) && !repackSet.contains(pack) && sizes[pack] != nil {
-            keep.append((pack, entries.filter { used.contains($0.id) || home[$0.id] == pack }))
-        }
         let allIndexIDs = files.map(\.id)
-        if !deletePacks.isEmpty || !repack.isEmpty || !orphans.isEmpty || !superseded.isEmpty || files.count > 1 {
-            progress?("writing the new index")
-            try await repository.writeIndexFile(IndexFile(packs: keep, supersedes: allIndexIDs))
+        do {
+            for (i, pack) in repack.enumerated() {
+                progress?("repacking \(i + 1)/\(repack.count)")
+                let bytes = try await repository.readVerified(Pack.key(pack))
+                for e in packEntries[pack] ?? [] where used.contains(e.id) && home[e.id] == pack {
+                    let sealed = Array(bytes[Int(e.offset)..<(Int(e.offset) + Int(e.length))])
+                    try await repository.addToPack(SealedBlob(type: e.type, id: e.id, compressed: e.compressed, rawLength: Int(e.rawLength), sealed: sealed))
+                }
+            }
+            let written = try await repository.flushPacks()
+            report.packsWritten = written.count
+
+            // One new index for everything that stays, superseding every index file there is.
+            let keep = written + kept(packEntries, except: deleteSet.union(repackSet), sizes: sizes, used: used, home: home)
+            if !deletePacks.isEmpty || !repack.isEmpty || !orphans.isEmpty || !superseded.isEmpty || files.count > 1 {
+                progress?("writing the new index")
+                try await repository.writeIndexFile(IndexFile(packs: keep, supersedes: allIndexIDs))
+                for id in allIndexIDs { try? await store.delete("index/\(id.hex)") }
+                report.indexFilesReplaced = allIndexIDs.count
+            }
+            // Only now, data that nothing refers to any more.
+            progress?("deleting \(deletePacks.count + repack.count + orphans.count) packs")
+            for pack in deletePacks + repack + orphans { try? await store.delete(Pack.key(pack)) }
+        } catch let e as KuraError where e.code == .noSpace {
+            // The storage is full: there is no room for the new index (or repacked packs) that normally
+            // go first. Last resort, in an order that never lets the index name a deleted pack: delete
+            // the index files (the next backup then cannot dedup against deleted data), delete the packs
+            // nobody uses (and any pack this run wrote), then write the new index into the freed space.
+            // A crash in between leaves packs without an index: `kura repair index` rebuilds it.
+            report.fullStorageMode = true
+            progress?("storage full: deleting unused data first")
+            let keep = kept(packEntries, except: deleteSet, sizes: sizes, used: used, home: home)
+            let keepIDs = Set(keep.map(\.id))
             for id in allIndexIDs { try? await store.delete("index/\(id.hex)") }
+            for info in try await store.list(prefix: "data/") {
+                guard let id = BlobID(hex: String(info.key.split(separator: "/").last ?? "")), !keepIDs.contains(id) else { continue }
+                try? await store.delete(info.key)
+            }
+            do { try await repository.writeIndexFile(IndexFile(packs: keep)) } catch {
+                throw KuraError(.noSpace, "gc freed unused packs but could not write the new index: \(error)",
+                                hint: "free some space on the storage, then run `kura repair index`; no snapshot lost data")
+            }
             report.indexFilesReplaced = allIndexIDs.count
+            // With room again, a normal pass repacks what the full storage did not allow.
+            if !repack.isEmpty, let second = try? await run() {
+                var merged = second
+                merged.bytesBefore = report.bytesBefore
+                merged.packsBefore = report.packsBefore
+                merged.packsDeleted += report.packsDeleted
+                merged.orphanPacksDeleted += report.orphanPacksDeleted
+                merged.blobsRemoved += report.blobsRemoved
+                merged.fullStorageMode = true
+                return merged
+            }
+            report.packsRepacked = 0
         }
-        // Only now, data that nothing refers to any more.
-        progress?("deleting \(deletePacks.count + repack.count + orphans.count) packs")
-        for pack in deletePacks + repack + orphans { try? await store.delete(Pack.key(pack)) }
 
         let after = try await store.list(prefix: "data/")
         report.bytesAfter = after.reduce(0) { $0 + UInt64($1.size) }
         return report
+    }
+
+    /// The packs that stay, each with the entries still worth indexing.
+    private func kept(_ packEntries: [BlobID: [PackEntry]], except: Set<BlobID>, sizes: [BlobID: Int],
+                      used: Set<BlobID>, home: [BlobID: BlobID]) -> [(id: BlobID, entries: [PackEntry])] {
+        var out: [(id: BlobID, entries: [PackEntry])] = []
+        for (pack, entries) in packEntries where !except.contains(pack) && sizes[pack] != nil {
+            out.append((pack, entries.filter { used.contains($0.id) || home[$0.id] == pack }))
+        }
+        return out
     }
 
     private func mark(_ tree: BlobID, into used: inout Set<BlobID>, snapshot: Snapshot) async throws {

@@ -31,7 +31,7 @@ public final class RepositoryLock: Sendable {
     private let refresher: Mutex<Task<Void, Never>?> = Mutex(nil)
     static let refreshInterval: Duration = .seconds(300)
 
-    init(repository: Repository, key: String, info: LockInfo) {
+    init(repository: Repository, key: String?, info: LockInfo) {
         self.repository = repository
         self.info = info
         self.current = Mutex(key)
@@ -87,7 +87,15 @@ extension Repository {
         try await checkLockConflicts(exclusive: exclusive, ownKey: nil, warn: warn)
         let info = LockInfo(time: Timestamp.format(Date()), host: Host.name, username: Host.userName,
                             pid: getpid(), exclusive: exclusive, nonce: Hex.encode(SecureRandom.bytes(8)))
-        let id = try await putNamedByContent(folder: "locks", try seal(try JSON.encode(info)))
+        let id: BlobID
+        do { id = try await putNamedByContent(folder: "locks", try seal(try JSON.encode(info))) } catch let e as KuraError
+            where e.code == .noSpace || (e.code == .permissionDenied && e.message.contains("read-only")) {
+            // A read-only or full repository: no other kura can be writing to it either (a read-only one
+            // not at all, a full one not successfully). Go on without a lock file, so that check, forget
+            // and gc (the way out of a full repository) still work; the conflicts were checked above.
+            warn("could not write a lock file (\(e.code == .noSpace ? "the storage is full" : "the repository is read-only")); continuing without one — make sure no other kura uses this repository")
+            return RepositoryLock(repository: self, key: nil, info: info)
+        }
         let lock = RepositoryLock(repository: self, key: "locks/\(id.hex)", info: info)
         // Someone may have locked at the same moment: look again, and back off if we conflict.
         do { try await checkLockConflicts(exclusive: exclusive, ownKey: "locks/\(id.hex)", warn: { _ in }) } catch {

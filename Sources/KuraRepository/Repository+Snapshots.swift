@@ -26,20 +26,50 @@ extension Repository {
         return infos.compactMap { BlobID(hex: String($0.key.dropFirst("snapshots/".count))) }
     }
 
-    /// Every snapshot, oldest first.
-    public func listSnapshots() async throws -> [Snapshot] {
+    /// Every readable snapshot, oldest first. A damaged snapshot does not stop the listing (nor a
+    /// backup looking for its parent): it is left out and reported through `damaged`; `check` names it.
+    public func listSnapshots(damaged: (@Sendable (BlobID, KuraError) -> Void)? = nil) async throws -> [Snapshot] {
         let ids = try await snapshotIDs()
-        let loaded = try await withThrowingTaskGroup(of: Snapshot.self) { group in
+        let loaded = try await withThrowingTaskGroup(of: Snapshot?.self) { group in
             var out: [Snapshot] = []
             var next = 0
-            while next < ids.count, next < 16 { let id = ids[next]; group.addTask { try await self.loadSnapshot(id) }; next += 1 }
+            func spawn() {
+                let id = ids[next]
+                next += 1
+                group.addTask {
+                    do { return try await self.loadSnapshot(id) } catch let e as KuraError where e.code == .corrupt {
+                        damaged?(id, e)
+                        return nil
+                    }
+                }
+            }
+            while next < ids.count, next < 16 { spawn() }
             while let s = try await group.next() {
-                out.append(s)
-                if next < ids.count { let id = ids[next]; group.addTask { try await self.loadSnapshot(id) }; next += 1 }
+                if let s { out.append(s) }
+                if next < ids.count { spawn() }
             }
             return out
         }
         return loaded.sorted { ($0.date, $0.id?.hex ?? "") < ($1.date, $1.id?.hex ?? "") }
+    }
+
+    /// Resolves an id prefix to a full snapshot id from the listing alone (without reading the
+    /// snapshot, so a damaged one can still be named, e.g. to forget it). `latest` reads snapshots.
+    public func resolveSnapshotID(_ reference: String) async throws -> BlobID {
+        if reference == "latest" {
+            guard let id = try await findSnapshot("latest").id else { throw KuraError(.notFound, "no snapshots") }
+            return id
+        }
+        let ref = reference.lowercased()
+        guard ref.count >= 4, ref.count <= 64, ref.allSatisfy({ $0.isHexDigit }) else {
+            throw KuraError(.invalidArgument, "'\(reference)' is not a snapshot id", hint: "give `latest` or at least 4 hex digits of an id from `kura snapshots`")
+        }
+        let matches = try await snapshotIDs().filter { $0.hex.hasPrefix(ref) }
+        switch matches.count {
+        case 0: throw KuraError(.notFound, "no snapshot has an id starting with \(ref)", hint: "list them with `kura snapshots`")
+        case 1: return matches[0]
+        default: throw KuraError(.invalidArgument, "\(ref) matches \(matches.count) snapshots", hint: "give more digits of the id")
+        }
     }
 
     /// Resolves `latest` or an id prefix (at least 4 hex digits, unique) to a snapshot. With
@@ -54,15 +84,6 @@ extension Repository {
             }
             return last
         }
-        let ref = reference.lowercased()
-        guard ref.count >= 4, ref.count <= 64, Hex.decode(ref.count % 2 == 0 ? ref : ref + "0") != nil else {
-            throw KuraError(.invalidArgument, "'\(reference)' is not a snapshot id", hint: "give `latest` or at least 4 hex digits of an id from `kura snapshots`")
-        }
-        let matches = try await snapshotIDs().filter { $0.hex.hasPrefix(ref) }
-        switch matches.count {
-        case 0: throw KuraError(.notFound, "no snapshot has an id starting with \(ref)", hint: "list them with `kura snapshots`")
-        case 1: return try await loadSnapshot(matches[0])
-        default: throw KuraError(.invalidArgument, "\(ref) matches \(matches.count) snapshots", hint: "give more digits of the id")
-        }
+        return try await loadSnapshot(try await resolveSnapshotID(reference))
     }
 }

@@ -93,11 +93,12 @@ public final class Repository: Sendable {
         let id = Hex.encode(SecureRandom.bytes(32))
         let chunker = RepositoryConfig.Chunker(algorithm: "fastcdc-gear64", minSize: options.chunker.minSize,
                                                averageSize: options.chunker.averageSize, maxSize: options.chunker.maxSize)
-        let sealed = SealedConfig(version: RepositoryConfig.currentVersion, id: id, chunker: chunker, compression: "zstd",
+        let created = Timestamp.format(Date())
+        let sealed = SealedConfig(version: RepositoryConfig.currentVersion, id: id, created: created, chunker: chunker, compression: "zstd",
                                   compressionLevel: options.compressionLevel, packSize: options.packSize,
                                   chunkerKey: Data(chunkerKey).base64EncodedString())
         let sealedBytes = try AESGCM.seal(try JSON.encode(sealed, pretty: false), key: masterKey)
-        let config = RepositoryConfig(version: RepositoryConfig.currentVersion, id: id, created: Timestamp.format(Date()),
+        let config = RepositoryConfig(version: RepositoryConfig.currentVersion, id: id, created: created,
                                       chunker: chunker, compression: "zstd", compressionLevel: options.compressionLevel,
                                       packSize: options.packSize, sealed: Data(sealedBytes).base64EncodedString())
         let repo = try Repository(store: store, config: config, masterKey: masterKey, chunkerKey: chunkerKey, cacheDirectory: cacheDirectory)
@@ -160,7 +161,7 @@ public final class Repository: Sendable {
                             hint: "restore the config object from a copy of the repository")
         }
         let sealed = try JSON.decode(SealedConfig.self, from: plain, what: "the sealed config")
-        guard sealed.id == config.id, sealed.version == config.version, sealed.chunker == config.chunker,
+        guard sealed.id == config.id, sealed.version == config.version, sealed.created == config.created, sealed.chunker == config.chunker,
               sealed.compression == config.compression, sealed.compressionLevel == config.compressionLevel,
               sealed.packSize == config.packSize,
               let chunkerKey = Data(base64Encoded: sealed.chunkerKey), chunkerKey.count == 32 else {

@@ -38,6 +38,7 @@ public struct RepositoryConfig: Codable, Sendable, Equatable {
 struct SealedConfig: Codable, Equatable {
     var version: Int
     var id: String
+    var created: String
     var chunker: RepositoryConfig.Chunker
     var compression: String
     var compressionLevel: Int

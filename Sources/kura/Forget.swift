@@ -39,7 +39,8 @@ struct Forget: AsyncParsableCommand {
             do {
                 if !snapshots.isEmpty {
                     var ids: [String] = []
-                    for ref in snapshots { if let id = try await repo.findSnapshot(ref).id { ids.append(id.hex) } }
+                    // Resolved from the listing alone, so that a damaged snapshot can be removed too.
+                    for ref in snapshots { ids.append(try await repo.resolveSnapshotID(ref).hex) }
                     if !dryRun { try await Forgetter(repository: repo).delete(ids) }
                     groups = [ForgetGroup(group: "by id", keep: [], remove: ids.map { .init(id: $0, time: "") })]
                 } else {

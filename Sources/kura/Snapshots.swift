@@ -14,7 +14,9 @@ struct Snapshots: AsyncParsableCommand {
     func run() async throws {
         try await runReportingErrors(json: global.json) {
             let repo = try await global.openRepository()
-            let list = try await repo.listSnapshots().filter { s in
+            let list = try await repo.listSnapshots(damaged: { id, error in
+                Terminal.printError("kura: warning: snapshot \(id.short) cannot be read and is not listed: \(error.message) (see `kura check`; `kura forget \(id.short)` removes it)")
+            }).filter { s in
                 (host == nil || s.host == host) && (tag.isEmpty || !Set(tag).isDisjoint(with: s.tags))
             }
             if global.json {
