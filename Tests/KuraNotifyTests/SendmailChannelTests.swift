@@ -119,6 +119,7 @@ struct SendmailChannelTests {
                 .send(ReportRenderer.render([Sample.failure()], host: "web1"))
         }
         #expect(try #require(error).description.contains("did not finish within 1 s"))
-        #expect(Date().timeIntervalSince(started) < 10)
+        // Well before the 30 s the command would take on its own (loose: CI machines are busy).
+        #expect(Date().timeIntervalSince(started) < 25)
     }
 }
