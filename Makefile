@@ -35,7 +35,7 @@ build: deps
 release: deps
 	$(SWIFT) build -c release --product kura
 
-# Demo: back up SRC (default: the sample tree in docs/) into the default repository, list, check.
+# Demo: back up SRC (default: the sample tree in docs/) into the default repository, list, check, stats.
 run: release
 	@mkdir -p $$(dirname $(DEMO_PW)) && chmod 700 $$(dirname $(DEMO_PW))
 	@if [ -z "$$KURA_PASSWORD$$KURA_PASSWORD_FILE" ] && [ ! -f $(DEMO_PW) ]; then \
@@ -45,6 +45,7 @@ run: release
 	if [ ! -f "$$repo/config" ]; then $(KURA) init --repo "$$repo"; fi; \
 	$(KURA) backup --repo "$$repo" "$(SRC)" && \
 	$(KURA) snapshots --repo "$$repo" && \
+	$(KURA) check --read-data --repo "$$repo" && \
 	$(KURA) stats --repo "$$repo" latest
 
 # Every test: unit, format, round trips and CLI end-to-end (the CLI tests run the built binary).
