@@ -18,6 +18,7 @@
 //   KuraMaintenance             forget (retention), gc, repair
 //   CCurl                       system-library shim for libcurl (libcurl4-openssl-dev)
 //   KuraNotify                  run reports (text/HTML/JSON), SMTP/sendmail/webhook channels, logging (swift-log)
+//   KuraOperations              kura.toml, schedules, `kura run` orchestration, status, import-legacy
 //   kura                        thin command-line front end (swift-argument-parser)
 import PackageDescription
 
@@ -38,6 +39,7 @@ let package = Package(
         // Third-party dependencies: the command-line parser and the logging API.
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.11.0"),  // 1.11: LogHandler.log(event:)
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),  // kura.toml (KuraOperations)
     ],
     targets: [
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
@@ -61,8 +63,14 @@ let package = Package(
         .target(name: "KuraNotify", dependencies: [
             "CCurl", "KuraRepository", .product(name: "Logging", package: "swift-log"),
         ]),
+        .target(name: "KuraOperations", dependencies: [
+            "KuraRepository", "KuraArchiver", "KuraChecker", "KuraMaintenance", "KuraNotify", "KuraCompression", "KuraTar",
+            "KuraChunker", "KuraCrypto", "KuraStore",
+            .product(name: "TOMLKit", package: "TOMLKit"), .product(name: "Logging", package: "swift-log"),
+        ]),
         .executableTarget(name: "kura", dependencies: [
-            "KuraArchiver", "KuraRestorer", "KuraChecker", "KuraMaintenance", "CSystem",
+            "KuraArchiver", "KuraRestorer", "KuraChecker", "KuraMaintenance", "CSystem", "KuraOperations", "KuraNotify",
+            .product(name: "Logging", package: "swift-log"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -73,6 +81,10 @@ let package = Package(
         .testTarget(name: "KuraRepositoryTests", dependencies: ["KuraRepository", "KuraArchiver", "KuraRestorer"]),
         .testTarget(name: "KuraMaintenanceTests", dependencies: ["KuraMaintenance", "KuraChecker", "KuraRepository", "KuraArchiver", "KuraRestorer", "KuraStore", "KuraCrypto"]),
         .testTarget(name: "KuraCLITests", dependencies: ["kura"]),
+        .testTarget(name: "KuraOperationsTests", dependencies: [
+            "KuraOperations", "KuraNotify", "KuraRepository", "KuraArchiver", "KuraCompression", "KuraTar", "KuraChunker", "KuraStore", "kura",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "KuraNotifyTests", dependencies: ["KuraNotify", .product(name: "Logging", package: "swift-log")],
                     exclude: ["smtp_server.py", "http_server.py"]),
     ]

@@ -1,0 +1,379 @@
+import Foundation
+import KuraArchiver
+import KuraChecker
+import KuraMaintenance
+import KuraNotify
+import KuraRepository
+import Logging
+
+/// What `kura run` was asked to do.
+public struct RunRequest: Sendable {
+    /// Source names; empty: every source.
+    public var sources: [String] = []
+    /// Only the sources whose schedule says they are due.
+    public var due = false
+    /// Seconds to wait for another run to finish (0: give up at once).
+    public var waitSeconds: Double = 0
+    public init(sources: [String] = [], due: Bool = false, waitSeconds: Double = 0) {
+        self.sources = sources; self.due = due; self.waitSeconds = waitSeconds
+    }
+}
+
+/// The result of one source in a run.
+public struct SourceRunResult: Sendable, Codable {
+    public var report: RunReport
+    /// The snapshot is saved but some entries could not be read.
+    public var incomplete: Bool
+    /// The scheduled time this run was for (`--due`).
+    public var slot: Date?
+    public var gc: GCReport?
+}
+
+/// The result of `kura run`.
+public struct RunOutcome: Sendable, Codable {
+    public struct Delivery: Sendable, Codable { public var source: String; public var channel: String; public var error: String? }
+    public var results: [SourceRunResult] = []
+    /// Sources that were not due, with the next time they are.
+    public var notDue: [String: Date?] = [:]
+    /// Another run held the lock: nothing was done.
+    public var lockHeldBy: Int32?
+    public var lockHeld = false
+    public var deliveries: [Delivery] = []
+
+    /// 0 all good (or nothing to do), 1 a source failed, 3 a snapshot is incomplete, 11 another run holds the lock.
+    public var exitCode: Int32 {
+        if lockHeld { return 11 }
+        if results.contains(where: { !$0.report.success }) { return 1 }
+        if results.contains(where: \.incomplete) { return 3 }
+        return 0
+    }
+}
+
+/// `kura run`: for each selected source, one after another: before hook → backup → after hook →
+/// forget (the source's keep policy) → gc (when the gc policy says) → check (the source's check
+/// policy) → report (state file, a `run` record in the repository, notification channels).
+/// A failing source does not stop the others. One host-wide lock keeps two runs from overlapping.
+public final class Runner: Sendable {
+    public let config: Configuration
+    public let environment: OperationsEnvironment
+    let logger: Logger
+    let state: StateStore
+
+    public init(config: Configuration, environment: OperationsEnvironment = OperationsEnvironment(), logger: Logger = Logger(label: "kura.run")) {
+        self.config = config
+        self.environment = environment
+        self.logger = logger
+        self.state = StateStore(directory: StateStore.directory(for: config, environment: environment.variables))
+    }
+
+    var now: Date { environment.clock.now() }
+    var host: String { Resources.host(config) }
+    var schedules: [String: Schedule] {
+        Dictionary(uniqueKeysWithValues: config.sources.map { ($0.name, Schedule($0.schedule, timeZone: config.timeZone)) })
+    }
+
+    /// Runs the request. Throws only for problems that stop everything before any source ran
+    /// (an unknown source name, an unusable state folder); per-source failures are in the outcome.
+    public func run(_ request: RunRequest) async throws -> RunOutcome {
+        for name in request.sources where config.source(named: name) == nil {
+            throw KuraError(.invalidArgument, "there is no source named \"\(name)\" in \(config.path.isEmpty ? "the configuration" : config.path)",
+                            hint: "sources: \(config.sources.map(\.name).joined(separator: ", "))")
+        }
+        try state.ensureDirectory()
+        var outcome = RunOutcome()
+        guard let lock = try await RunLock.acquire(path: state.lockPath, wait: request.waitSeconds) else {
+            outcome.lockHeld = true
+            outcome.lockHeldBy = RunLock.holder(path: state.lockPath)
+            logger.notice("another kura run is in progress; nothing done", metadata: ["pid": .string("\(outcome.lockHeldBy.map(String.init) ?? "?")")])
+            return outcome
+        }
+        defer { lock.release() }
+
+        var runState = try state.load()
+        let started = now
+        let selected = request.sources.isEmpty ? config.sources : request.sources.compactMap { config.source(named: $0) }
+        var plan: [(SourceConfig, Date?)] = []
+        for s in selected {
+            if request.due {
+                let st = runState.sources[s.name]
+                let schedule = schedules[s.name]!
+                if let slot = DueCheck.dueSlot(schedule: schedule, lastSlot: st?.lastSlot, lastStarted: st?.lastStarted, now: started) {
+                    plan.append((s, slot))
+                } else {
+                    outcome.notDue[s.name] = schedule.next(after: started)
+                }
+            } else {
+                plan.append((s, nil))
+            }
+        }
+        if plan.isEmpty {
+            logger.debug("nothing is due")
+            return outcome
+        }
+
+        // One repository for the whole run; if it cannot be opened every source fails with that reason.
+        var repository: Repository?
+        var openError: (any Error)?
+        do { repository = try await Resources.openRepository(config, environment) } catch {
+            openError = error
+            logger.error("cannot open the repository", metadata: ["repository": .string(Resources.repositoryLocation(config, environment)), "error": .string("\(error)")])
+        }
+        let channels: [any NotificationChannel]
+        do { channels = try Resources.channels(config, environment) } catch {
+            logger.error("notification channels unusable", metadata: ["error": .string("\(error)")])
+            channels = []
+        }
+        let notifier = Notifier(channels: channels)
+
+        for (source, slot) in plan {
+            var result = await runSource(source, repository: &repository, openError: openError, state: &runState, slot: slot)
+            result.slot = slot
+            do { try state.save(runState) } catch {
+                logger.error("cannot save the state file", metadata: ["error": .string("\(error)")])
+                result.report.warnings.append("the state file could not be written: \(error)")
+            }
+            if let repository {
+                do {
+                    let enc = JSONEncoder()
+                    enc.dateEncodingStrategy = .iso8601
+                    enc.outputFormatting = [.sortedKeys]
+                    try await repository.saveRecord(kind: "run", json: Array(try enc.encode(result.report)), time: result.report.startedAt)
+                } catch { logger.warning("cannot store the run report in the repository", metadata: ["error": .string("\(error)")]) }
+            }
+            for d in await notifier.deliver([result.report], host: host) {
+                outcome.deliveries.append(.init(source: source.name, channel: d.channel, error: d.error))
+                if let e = d.error {
+                    logger.error("notification failed", metadata: ["channel": .string(d.channel), "source": .string(source.name), "error": .string(e)])
+                } else {
+                    logger.debug("notification sent", metadata: ["channel": .string(d.channel), "source": .string(source.name)])
+                }
+            }
+            outcome.results.append(result)
+        }
+        return outcome
+    }
+
+    /// One source, start to end. Never throws: failures end up in the report.
+    func runSource(_ source: SourceConfig, repository sharedRepository: inout Repository?, openError: (any Error)?, state: inout RunState, slot: Date?) async -> SourceRunResult {
+        let started = now
+        let clockStart = Date()
+        var st = state.sources[source.name] ?? RunState.SourceState()
+        var report = RunReport(source: source.name, kind: source.kind.rawValue, success: false, startedAt: started, host: host,
+                               repository: Resources.repositoryLocation(config, environment))
+        var incomplete = false
+        var gcReport: GCReport?
+        let meta: Logger.Metadata = ["source": .string(source.name), "type": .string(source.kind.rawValue)]
+        logger.info("source started", metadata: meta)
+        var failure: (step: String, error: any Error)?
+        var snapshot: Snapshot?
+        var hookEnv = ["KURA_SOURCE": source.name, "KURA_CONFIG": config.path]
+
+        if var repository = sharedRepository {
+            // Before hook.
+            var beforeOK = true
+            if let before = source.before {
+                hookEnv["KURA_HOOK"] = "before"
+                let o = await HookRunner.run(before, environment: hookEnv)
+                for line in o.output { logger.info("before hook: \(line)", metadata: meta) }
+                if !o.succeeded {
+                    beforeOK = false
+                    failure = ("before hook", KuraError(.commandFailed, "the before hook \(o.timedOut ? "timed out after \(Int(before.timeoutSeconds)) s" : "exited with status \(o.status)"): \(before.command)"
+                                                        + (o.output.isEmpty ? "" : "\n  its output ends with:\n    " + o.output.suffix(8).joined(separator: "\n    ")),
+                                                        hint: "no backup was made; fix the hook (run it by hand with /bin/sh -c) or raise before-timeout"))
+                }
+            }
+            // Backup.
+            if beforeOK {
+                let weekday = Schedule.floorMod(Schedule.floorDiv(Int(started.timeIntervalSince1970) + config.timeZone.secondsFromGMT(for: started), 86_400) + 4, 7)
+                let full = source.fullEvery.contains(weekday)
+                do {
+                    let outcome = try await SourceBackup(config: config, source: source, repository: repository, host: host, full: full,
+                                                         now: started, logger: logger).run()
+                    let s = outcome.result.snapshot
+                    snapshot = s
+                    incomplete = s.incomplete
+                    report.warnings += outcome.warnings + outcome.result.warnings
+                    report.warnings += outcome.result.errors.prefix(20).map { "could not read \($0.path): \($0.message)" }
+                    if outcome.result.errors.count > 20 { report.warnings.append("… and \(outcome.result.errors.count - 20) more unreadable entries (see `kura snapshots --json`)") }
+                    report.snapshotID = s.id?.hex
+                    if let sum = s.summary {
+                        report.files = sum.files
+                        report.logicalBytes = sum.totalBytes
+                        report.bytesAdded = sum.bytesAdded
+                        report.bytesStored = sum.bytesStored
+                        report.dedupRatio = sum.totalBytes == 0 ? 1 : Double(sum.totalBytes) / Double(max(1, sum.bytesAdded))
+                    }
+                    logger.info("snapshot saved", metadata: meta.merging(["snapshot": .string(s.id?.short ?? ""), "full": .string("\(full)"),
+                                                                          "files": .string("\(report.files)"), "added": .string("\(report.bytesAdded)")]) { a, _ in a })
+                } catch {
+                    failure = ("backup", error)
+                }
+            }
+            // After hook: always, once the before hook was tried, so it can undo what before did.
+            if let after = source.after {
+                hookEnv["KURA_HOOK"] = "after"
+                hookEnv["KURA_RESULT"] = failure == nil ? "success" : "failure"
+                hookEnv["KURA_SNAPSHOT"] = snapshot?.id?.hex ?? ""
+                let o = await HookRunner.run(after, environment: hookEnv)
+                for line in o.output { logger.info("after hook: \(line)", metadata: meta) }
+                if !o.succeeded {
+                    let e = KuraError(.commandFailed, "the after hook \(o.timedOut ? "timed out" : "exited with status \(o.status)"): \(after.command)"
+                                      + (o.output.isEmpty ? "" : "\n  its output ends with:\n    " + o.output.suffix(8).joined(separator: "\n    ")),
+                                      hint: "whatever the hook restarts may still be down; run it by hand")
+                    if failure == nil { failure = ("after hook", e) } else { report.warnings.append(e.message) }
+                }
+            }
+            // Maintenance, only after a saved snapshot.
+            if failure == nil, snapshot != nil {
+                if let keep = source.keep {
+                    do {
+                        let (retained, removed) = try await forget(source, policy: keep, repository: repository)
+                        report.snapshotsRetained = retained
+                        st.snapshotsRetained = retained
+                        logger.info("forget applied", metadata: meta.merging(["kept": .string("\(retained)"), "removed": .string("\(removed)")]) { a, _ in a })
+                        if removed > 0 || config.gc.every == .always, config.gc.every.isDue(last: state.lastGC, now: started) {
+                            var options = GCOptions()
+                            options.maxUnused = config.gc.maxUnused
+                            let lock = try await repository.lock(exclusive: true, warn: { [logger] in logger.warning("\($0)") })
+                            do {
+                                gcReport = try await GarbageCollector(repository: repository, options: options).run()
+                                await lock.release()
+                            } catch { await lock.release(); throw error }
+                            state.lastGC = started
+                            // gc rewrote the index and deleted packs: read the repository afresh.
+                            repository = try await Resources.openRepository(config, environment)
+                            sharedRepository = repository
+                            state.lastGCResult = "freed \(gcReport!.bytesFreed) bytes"
+                            logger.info("gc done", metadata: ["freed": .string("\(gcReport!.bytesFreed)"), "packsDeleted": .string("\(gcReport!.packsDeleted)")])
+                        }
+                    } catch { failure = ("forget/gc", error) }
+                }
+                if failure == nil, source.check.enabled {
+                    do {
+                        let result = try await check(source, repository: repository, now: started)
+                        report.checkResult = result.text
+                        st.lastCheck = started
+                        st.lastCheckResult = result.text
+                        if !result.healthy { failure = ("check", KuraError(.corrupt, "the integrity check found damage: \(result.text)", hint: "run `kura check --read-data` and see `kura repair --help`; do not run gc until it is understood")) }
+                    } catch { failure = ("check", error) }
+                }
+                if failure == nil, source.check.verifyRestore.isDue(last: st.lastVerifyRestore, now: started), let s = snapshot {
+                    do {
+                        let v = try await RestoreVerifier(repository: repository).verify(s)
+                        report.verifyResult = v.text
+                        st.lastVerifyRestore = started
+                        st.lastVerifyRestoreResult = v.text
+                        let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]; enc.dateEncodingStrategy = .iso8601
+                        _ = try? await repository.saveRecord(kind: "verify-restore", json: Array(try enc.encode(v.record(source: source.name, host: host, time: started))), time: started)
+                        if !v.ok { failure = ("verify-restore", KuraError(.corrupt, "reading back snapshot \(s.id?.short ?? "") failed: \(v.text)", hint: "run `kura check --read-data`")) }
+                    } catch { failure = ("verify-restore", error) }
+                }
+            }
+        } else {
+            failure = ("open repository", openError ?? KuraError(.fatal, "the repository could not be opened"))
+        }
+
+        let duration = Date().timeIntervalSince(clockStart)
+        report.durationSeconds = duration
+        report.success = failure == nil
+        st.lastStarted = started
+        st.lastFinished = started.addingTimeInterval(duration)
+        if let slot { st.lastSlot = slot }
+        st.lastSuccess = report.success
+        st.lastDurationSeconds = duration
+        st.lastSnapshot = snapshot?.id?.hex
+        if report.success, let s = snapshot {
+            st.lastGoodSnapshot = s.id?.hex
+            st.lastGoodTime = s.date
+            st.lastError = nil
+        }
+        if let failure {
+            let text: String
+            if let k = failure.error as? KuraError {
+                text = k.message
+                report.nextStep = k.hint
+            } else { text = "\(failure.error)" }
+            report.error = "\(failure.step): \(text)"
+            st.lastError = report.error
+            if report.nextStep == nil { report.nextStep = Runner.nextStep(for: failure.step) }
+            logger.error("source failed", metadata: meta.merging(["step": .string(failure.step), "error": .string(text)]) { a, _ in a })
+            // What is still safe: the newest snapshot of this source.
+            if let repository = sharedRepository, let last = try? await repository.listSnapshots().last(where: { $0.tags.contains(source.tag) && $0.host == host }) {
+                report.lastGoodSnapshot = last.id?.hex
+                report.lastGoodTime = last.date
+            } else {
+                report.lastGoodSnapshot = st.lastGoodSnapshot
+                report.lastGoodTime = st.lastGoodTime
+            }
+            report.logTail = environment.logTail(40)
+        }
+        state.sources[source.name] = st
+        let summaryLine = "RUN SUMMARY source=\(source.name) result=\(report.success ? (incomplete ? "incomplete" : "success") : "failure") snapshot=\(report.snapshotID.map { String($0.prefix(8)) } ?? "-") files=\(report.files) bytes=\(report.logicalBytes) added=\(report.bytesAdded) duration=\(String(format: "%.1f", duration))s"
+            + (report.error.map { " error=\"\($0.split(separator: "\n").first ?? "")\"" } ?? "")
+        logger.notice("\(summaryLine)")
+        return SourceRunResult(report: report, incomplete: incomplete, slot: slot, gc: gcReport)
+    }
+
+    static func nextStep(for step: String) -> String {
+        switch step {
+        case "open repository": return "check that the repository disk is mounted and the password file is right; then run `kura run SOURCE`"
+        case "backup": return "fix the cause above, then run `kura run SOURCE` by hand; earlier snapshots are intact"
+        default: return "see the log (log-file) and run `kura run SOURCE` by hand once fixed"
+        }
+    }
+
+    /// Applies the source's keep policy to its snapshots on this host. Returns (kept, removed).
+    func forget(_ source: SourceConfig, policy: RetentionPolicy, repository: Repository) async throws -> (Int, Int) {
+        let lock = try await repository.lock(exclusive: true, warn: { [logger] in logger.warning("\($0)") })
+        do {
+            let mine = try await repository.listSnapshots().filter { $0.host == host && $0.tags.contains(source.tag) }
+            let candidates = mine.compactMap { s -> RetentionCandidate? in
+                guard let id = s.id else { return nil }
+                return RetentionCandidate(id: id.hex, time: s.date, tags: s.tags, utcOffset: RetentionCandidate.utcOffset(ofTimestamp: s.time))
+            }
+            var calendar = Calendar(identifier: .gregorian)
+            calendar.timeZone = config.timeZone
+            let decision = applyRetention(policy, to: candidates, calendar: calendar, now: max(now, Date()))
+            for r in decision.remove {
+                do { try await repository.store.delete("snapshots/\(r.id)") } catch {
+                    throw KuraError(.io, "removing snapshot \(r.id.prefix(8)) failed: \(error)")
+                }
+            }
+            await lock.release()
+            return (decision.keep.count, decision.remove.count)
+        } catch { await lock.release(); throw error }
+    }
+
+    struct CheckSummary { var healthy: Bool; var text: String }
+
+    /// The structure check and, per policy, a part of the data. `N/M` rotates through the M parts by
+    /// the day (day number since 1970 in the configured zone), so 1/7 covers everything each week.
+    func check(_ source: SourceConfig, repository: Repository, now: Date) async throws -> CheckSummary {
+        var options = CheckOptions()
+        var what = "structure"
+        if let sub = source.check.readDataSubset {
+            let parts = sub.split(separator: "/")
+            if parts.count == 2, let n = Int(parts[0]), let m = Int(parts[1]) {
+                if n == m { options.readData = .all; what += " + all data" }
+                else if n == 1 {
+                    let day = Schedule.floorDiv(Int(now.timeIntervalSince1970) + config.timeZone.secondsFromGMT(for: now), 86_400)
+                    let part = Schedule.floorMod(day, m) + 1
+                    options.readData = .part(part, of: m)
+                    what += " + data part \(part)/\(m)"
+                } else { options.readData = .fraction(Double(n) / Double(m)); what += " + \(n)/\(m) of the data (random)" }
+            } else {
+                options.readData = try CheckOptions.DataSubset.parse(sub)
+                what += " + \(sub) of the data"
+            }
+        }
+        let lock = try await repository.lock(exclusive: false, warn: { [logger] in logger.warning("\($0)") })
+        let report: CheckReport
+        do { report = try await Checker(repository: repository, options: options).run() } catch { await lock.release(); throw error }
+        await lock.release()
+        if report.isHealthy {
+            return CheckSummary(healthy: true, text: "ok (\(what): \(report.snapshots) snapshots, \(report.packs) packs\(options.readData != nil ? ", \(report.packsRead) packs read" : ""))")
+        }
+        let first = report.problems.prefix(3).map { "\($0.kind) \($0.object): \($0.message)" }.joined(separator: "; ")
+        return CheckSummary(healthy: false, text: "\(report.problems.count) problems (\(what)): \(first)")
+    }
+}

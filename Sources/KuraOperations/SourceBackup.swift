@@ -1,0 +1,187 @@
+import Foundation
+import KuraArchiver
+import KuraRepository
+import Logging
+
+/// Backs up one configured source into a snapshot tagged `source:<name>`.
+struct SourceBackup {
+    let config: Configuration
+    let source: SourceConfig
+    let repository: Repository
+    let host: String
+    let full: Bool
+    let now: Date
+    let logger: Logger
+
+    struct Outcome {
+        var result: BackupResult
+        var warnings: [String]
+    }
+
+    func options(paths: [String]) -> BackupOptions {
+        var o = BackupOptions(paths: paths)
+        o.tags = [source.tag] + source.tags + (full ? ["full"] : [])
+        o.host = host
+        o.forceReread = full
+        o.excludes = source.exclude
+        o.oneFileSystem = source.oneFileSystem
+        return o
+    }
+
+    func run() async throws -> Outcome {
+        switch source.kind {
+        case .directory:
+            let result = try await Archiver(repository: repository, options: options(paths: source.paths)).run()
+            return Outcome(result: result, warnings: [])
+        case .dockerVolume:
+            return try await dockerVolumes()
+        case .command:
+            let name = source.filename ?? "\(source.name).out"
+            let result = try await Archiver(repository: repository, options: options(paths: [])).runStreams(
+                [StreamEntry(path: [name], content: .command(source.command))], source: "command").result
+            return Outcome(result: result, warnings: [])
+        case .postgres:
+            return try await postgres()
+        }
+    }
+
+    // MARK: - Docker volumes
+
+    func dockerVolumes() async throws -> Outcome {
+        let docker = DockerClient(settings: config.docker)
+        var warnings: [String] = []
+        var paths: [String] = []
+        for v in source.volumes {
+            let r = try await offPool { try docker.resolve(volume: v) }
+            if let w = r.warning { warnings.append(w) }
+            logger.info("volume resolved", metadata: ["source": .string(source.name), "volume": .string(v), "path": .string(r.path), "via": .string(r.via)])
+            paths.append(r.path)
+        }
+        var touched: [DockerClient.Container] = []
+        let action = source.pause ? "pause" : "stop"
+        let undo = source.pause ? "unpause" : "start"
+        if source.pause || !source.stopContainers.isEmpty {
+            guard docker.apiAvailable else {
+                throw KuraError(.fatal, "source \(source.name) must \(action) containers, but there is no Docker API at \(config.docker.socket)",
+                                hint: "start Docker, or set [docker] socket; or remove stop-containers/pause from the source")
+            }
+            let volumes = source.volumes
+            var targets = try await offPool { try docker.containers(using: volumes) }
+            if source.stopContainers != ["*"], !source.stopContainers.isEmpty {
+                targets = targets.filter { source.stopContainers.contains($0.name) || source.stopContainers.contains($0.id) || source.stopContainers.contains(String($0.id.prefix(12))) }
+            }
+            for c in targets where c.state == "running" {
+                logger.notice("\(action) container", metadata: ["source": .string(source.name), "container": .string(c.name)])
+                do { try await offPool { try docker.perform(action, c) }; touched.append(c) } catch {
+                    await restore(touched, undo: undo, docker: docker, warnings: &warnings)
+                    throw error
+                }
+            }
+        }
+        let result: BackupResult
+        do {
+            result = try await Archiver(repository: repository, options: options(paths: paths)).run()
+        } catch {
+            let problems = await restore(touched, undo: undo, docker: docker, warnings: &warnings)
+            if !problems.isEmpty { throw KuraError(.fatal, "\(error); and containers could not be restarted: \(problems.joined(separator: "; "))", hint: "start them by hand: docker \(undo) NAME") }
+            throw error
+        }
+        let problems = await restore(touched, undo: undo, docker: docker, warnings: &warnings)
+        if !problems.isEmpty {
+            throw KuraError(.fatal, "the backup was saved (snapshot \(result.snapshot.id?.short ?? "")), but containers could not be restarted: \(problems.joined(separator: "; "))",
+                            hint: "start them by hand: docker \(undo) NAME")
+        }
+        return Outcome(result: result, warnings: warnings)
+    }
+
+    @discardableResult
+    func restore(_ containers: [DockerClient.Container], undo: String, docker: DockerClient, warnings: inout [String]) async -> [String] {
+        var problems: [String] = []
+        for c in containers.reversed() {
+            do { try await offPool { try docker.perform(undo, c) }; logger.notice("\(undo) container", metadata: ["container": .string(c.name)]) } catch {
+                problems.append("\(c.name): \(error)")
+                logger.error("cannot \(undo) container", metadata: ["container": .string(c.name), "error": .string("\(error)")])
+            }
+        }
+        return problems
+    }
+
+    // MARK: - PostgreSQL (pg_dump streamed through runStreams)
+
+    func postgres() async throws -> Outcome {
+        guard let pg = source.postgres else { throw KuraError(.invalidArgument, "postgres source without settings") }
+        var databases = pg.databases
+        if databases.isEmpty {
+            let dsn = pg.dsn
+            let out = try await offPool { try PostgresTools.query(dsn: dsn, "select datname from pg_database where datallowconn and not datistemplate order by 1") }
+            databases = out.split(separator: "\n").map(String.init).filter { !$0.isEmpty }
+            guard !databases.isEmpty else { throw KuraError(.notFound, "the PostgreSQL server at \(PostgresTools.redact(pg.dsn)) lists no databases") }
+        }
+        let (flag, ext) = pg.format == "plain" ? ("p", "sql") : pg.format == "tar" ? ("t", "tar") : ("c", "dump")
+        var entries: [StreamEntry] = []
+        for db in databases {
+            let conn = PostgresTools.dsn(pg.dsn, database: db)
+            entries.append(StreamEntry(path: ["postgres", "\(db).\(ext)"],
+                                       content: .command(["pg_dump", "--format=\(flag)", "--no-password", "--dbname=\(conn)"])))
+            if pg.rowCounts {
+                entries.append(StreamEntry(path: ["postgres", "\(db).row-counts.tsv"],
+                                           content: .command(["psql", "--no-password", "--no-psqlrc", "-X", "-A", "-t", "-F", "\t", "-v", "ON_ERROR_STOP=1", "--dbname=\(conn)", "-c", PostgresTools.rowCountQuery])))
+            }
+        }
+        if pg.physical {
+            entries.append(StreamEntry(path: ["postgres", "base.tar"],
+                                       content: .command(["pg_basebackup", "--no-password", "--dbname=\(pg.dsn)", "--pgdata=-", "--format=tar", "--wal-method=fetch"])))
+        }
+        let result = try await Archiver(repository: repository, options: options(paths: [])).runStreams(entries, source: "postgres").result
+        return Outcome(result: result, warnings: [])
+    }
+}
+
+/// Small helpers around the PostgreSQL client programs.
+enum PostgresTools {
+    /// Exact row counts of every table, "schema.table<TAB>count", one query.
+    static let rowCountQuery = """
+    select format('%I.%I', table_schema, table_name), (xpath('/row/c/text()', query_to_xml(format('select count(*) as c from %I.%I', table_schema, table_name), false, true, '')))[1]::text::bigint from information_schema.tables where table_type = 'BASE TABLE' and table_schema not in ('pg_catalog', 'information_schema') order by 1
+    """
+
+    /// The connection string for one database: a URI gets its path replaced, a key=value string gets
+    /// `dbname=` appended (libpq lets the later keyword win).
+    static func dsn(_ dsn: String, database: String) -> String {
+        if dsn.hasPrefix("postgres://") || dsn.hasPrefix("postgresql://") {
+            guard var c = URLComponents(string: dsn) else { return dsn }
+            c.path = "/" + database
+            return c.string ?? dsn
+        }
+        return dsn + " dbname='" + database.replacingOccurrences(of: "'", with: "\\'") + "'"
+    }
+
+    /// The DSN without its password, for messages.
+    static func redact(_ dsn: String) -> String {
+        if var c = URLComponents(string: dsn), c.password != nil { c.password = "***"; return c.string ?? dsn }
+        return dsn.replacingOccurrences(of: #"password\s*=\s*('[^']*'|\S+)"#, with: "password=***", options: .regularExpression)
+    }
+
+    /// Runs one query with psql; returns its unaligned output.
+    static func query(dsn: String, _ sql: String, timeout: Int = 15) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["psql", "--no-password", "--no-psqlrc", "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "--dbname=\(dsn)", "-c", sql]
+        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("KURA_PASSWORD") }
+        env["PGCONNECT_TIMEOUT"] = String(timeout)
+        p.environment = env
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out; p.standardError = err; p.standardInput = FileHandle.nullDevice
+        do { try p.run() } catch { throw KuraError(.commandFailed, "cannot run psql: \(error)", hint: "install the PostgreSQL client (apt-get install postgresql-client)") }
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else {
+            let msg = String(decoding: e, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            throw KuraError(.commandFailed, "psql could not query \(redact(dsn)): \(msg.isEmpty ? "exit status \(p.terminationStatus)" : msg)",
+                            hint: psqlNotFound(p.terminationStatus) ? "install the PostgreSQL client (apt-get install postgresql-client)" : "check the dsn and that the server accepts this user (pg_hba.conf, ~/.pgpass)")
+        }
+        return String(decoding: o, as: UTF8.self)
+    }
+
+    static func psqlNotFound(_ status: Int32) -> Bool { status == 127 }
+}
