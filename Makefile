@@ -2,7 +2,7 @@
 SWIFT     ?= swift
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BUILD_PKGS = libssl-dev libzstd-dev zlib1g-dev libpq-dev libcurl4-openssl-dev pkg-config
-TEST_PKGS  = $(BUILD_PKGS) attr acl tar gzip python3 python3-pip openssl restic
+TEST_PKGS  = $(BUILD_PKGS) attr acl tar gzip python3 postgresql postgresql-client python3-pip openssl restic
 PIP_TEST_PKGS = aiosmtpd
 KURA       = .build/release/kura
 SRC       ?= $(CURDIR)/docs/sample-tree
@@ -49,9 +49,13 @@ run: release
 	$(KURA) stats --repo "$$repo" latest
 
 # Every test: unit, format, round trips and CLI end-to-end (the CLI tests run the built binary).
+# The PostgreSQL tests get a private server (initdb in PG_TEST_DIR, one per checkout), stopped
+# afterwards whatever the tests did; KURA_PG_TESTS=1 makes a missing server a failure, not a skip.
+PG_TEST_DIR ?= /tmp/kura-pg-test-$(shell printf %s "$(CURDIR)" | md5sum | cut -c1-8)
 test: test-deps
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	@export KURA_PG_TEST_DIR=$(PG_TEST_DIR); Tests/KuraPostgresTests/pg-test-server.sh start && \
+	  { KURA_PG_TESTS=1 $(SWIFT) test --skip-build; rc=$$?; Tests/KuraPostgresTests/pg-test-server.sh stop; exit $$rc; }
 
 bench:
 	cd Benchmarks && $(SWIFT) package --allow-writing-to-package-directory benchmark

@@ -19,6 +19,7 @@
 //   CCurl                       system-library shim for libcurl (libcurl4-openssl-dev)
 //   KuraNotify                  run reports (text/HTML/JSON), SMTP/sendmail/webhook channels, logging (swift-log)
 //   KuraOperations              kura.toml, schedules, `kura run` orchestration, status, import-legacy
+//   CLibPQ, KuraPostgres        PostgreSQL (libpq-dev): consistent dumps, restore-db, verify-restore, physical backups
 //   kura                        thin command-line front end (swift-argument-parser)
 import PackageDescription
 
@@ -47,6 +48,7 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CSystem"),  // header-only: xattrs, O_NOATIME, SEEK_DATA/SEEK_HOLE, makedev
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
 
         .target(name: "KuraChunker"),
         .target(name: "KuraCrypto", dependencies: ["CCrypto"]),
@@ -60,6 +62,7 @@ let package = Package(
         .target(name: "KuraRestorer", dependencies: ["KuraRepository", "KuraFileSystem", "KuraTar", "KuraCompression"]),
         .target(name: "KuraChecker", dependencies: ["KuraRepository", "KuraCrypto", "KuraStore"]),
         .target(name: "KuraMaintenance", dependencies: ["KuraRepository", "KuraChecker", "KuraStore"]),
+        .target(name: "KuraPostgres", dependencies: ["KuraRepository", "KuraArchiver", "KuraRestorer", "KuraTar", "CLibPQ"]),
         .target(name: "KuraNotify", dependencies: [
             "CCurl", "KuraRepository", .product(name: "Logging", package: "swift-log"),
         ]),
@@ -69,7 +72,7 @@ let package = Package(
             .product(name: "TOMLKit", package: "TOMLKit"), .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "kura", dependencies: [
-            "KuraArchiver", "KuraRestorer", "KuraChecker", "KuraMaintenance", "CSystem", "KuraOperations", "KuraNotify",
+            "KuraArchiver", "KuraRestorer", "KuraChecker", "KuraMaintenance", "KuraPostgres", "CSystem", "KuraOperations", "KuraNotify",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
@@ -81,6 +84,8 @@ let package = Package(
         .testTarget(name: "KuraRepositoryTests", dependencies: ["KuraRepository", "KuraArchiver", "KuraRestorer"]),
         .testTarget(name: "KuraMaintenanceTests", dependencies: ["KuraMaintenance", "KuraChecker", "KuraRepository", "KuraArchiver", "KuraRestorer", "KuraStore", "KuraCrypto"]),
         .testTarget(name: "KuraCLITests", dependencies: ["kura"]),
+        .testTarget(name: "KuraPostgresTests", dependencies: ["KuraPostgres", "KuraRepository", "KuraArchiver", "KuraRestorer", "KuraStore", "kura"],
+                    exclude: ["pg-test-server.sh"]),
         .testTarget(name: "KuraOperationsTests", dependencies: [
             "KuraOperations", "KuraNotify", "KuraRepository", "KuraArchiver", "KuraCompression", "KuraTar", "KuraChunker", "KuraStore", "kura",
             .product(name: "Logging", package: "swift-log"),

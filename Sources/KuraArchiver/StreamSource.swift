@@ -10,6 +10,9 @@ public struct StreamEntry: Sendable {
         case command([String], environment: [String: String] = [:])
         /// Bytes held in memory (a small manifest, a globals dump already read).
         case bytes([UInt8])
+        /// Bytes made when the entry's turn comes, from the outcomes of the entries before it (a
+        /// manifest that records the sizes and timings of the streams it describes).
+        case deferred(@Sendable (_ earlier: [StreamOutcome]) async throws -> [UInt8])
     }
     /// Path components below "/", e.g. ["postgres", "app.dump"].
     public var path: [String]
@@ -53,6 +56,10 @@ extension Archiver {
                 content = try await saver.save(&reader, expectedLength: Int64(b.count))
             case .command(let argv, let extra):
                 content = try await streamCommand(argv, environment: extra)
+            case .deferred(let make):
+                let b = try await make(outcomes)
+                var reader = MemoryReader(bytes: b)
+                content = try await saver.save(&reader, expectedLength: Int64(b.count))
             }
             var node = Node(name: Array(entry.path.last!.utf8), type: .file)
             node.mode = entry.mode
@@ -118,17 +125,29 @@ extension Archiver {
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("KURA_PASSWORD") && $0.key != "KURA_NEW_PASSWORD_FILE" }
         for (k, v) in extra { env[k] = v }
         process.environment = env
-        // Keep the tail of the command's error output for the message (and pass it through).
+        // Keep the tail of the command's error output for the message (and pass it through). Read
+        // with blocking reads on a thread of its own, not a readabilityHandler: tearing one down
+        // races libdispatch's epoll bookkeeping on Linux and crashed kura in _dispatch_event_loop_drain
+        // (swift-corelibs-libdispatch#949, swift-corelibs-foundation#3276).
         let tail = ErrorTail()
-        errors.fileHandleForReading.readabilityHandler = { h in
-            let d = h.availableData
-            if !d.isEmpty { tail.append(d); FileHandle.standardError.write(d) }
-        }
+        let errorsRead = DispatchSemaphore(value: 0)
         do { try process.run() } catch {
             throw KuraError(.commandFailed, "cannot start \(executable): \(error)", hint: "check the command and PATH; no snapshot was saved")
         }
         try? pipe.fileHandleForWriting.close()
         try? errors.fileHandleForWriting.close()
+        let errorHandle = errors.fileHandleForReading
+        Thread.detachNewThread {
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let n = buffer.withUnsafeMutableBytes { Glibc.read(errorHandle.fileDescriptor, $0.baseAddress, $0.count) }
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { break }
+                let d = Data(buffer[0..<n])
+                tail.append(d); FileHandle.standardError.write(d)
+            }
+            errorsRead.signal()
+        }
         var reader = PipeReader(fd: pipe.fileHandleForReading.fileDescriptor)
         let content: (extents: [Extent], length: UInt64)
         do { content = try await saver.save(&reader, expectedLength: nil) } catch {
@@ -136,8 +155,7 @@ extension Archiver {
             throw error
         }
         process.waitUntilExit()
-        errors.fileHandleForReading.readabilityHandler = nil
-        if let rest = try? errors.fileHandleForReading.readToEnd(), !rest.isEmpty { tail.append(rest); FileHandle.standardError.write(rest) }
+        errorsRead.wait()
         guard process.terminationReason == .exit, process.terminationStatus == 0 else {
             try? await repository.flush()
             let how = process.terminationReason == .exit ? "exited with status \(process.terminationStatus)" : "was killed by signal \(process.terminationStatus)"

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import KuraArchiver
+import KuraPostgres
 import KuraRepository
 
 struct Backup: AsyncParsableCommand {
@@ -12,6 +13,10 @@ struct Backup: AsyncParsableCommand {
 
         Back up a command's output as one file (no temporary file; a failing command saves no snapshot):
           kura backup --stdin-filename app.sql --stdin-from-command -- pg_dump -Fp app
+
+        Back up PostgreSQL consistently (see docs/postgres.md; restore with restore-db, prove with verify-restore):
+          kura backup --postgres 'host=db user=backup' --all-databases
+          kura backup --postgres-physical 'host=db user=replicator'
 
         Exit codes: 0 saved; 3 saved, but some entries could not be read (the snapshot is marked incomplete and lists them); 1 failed, nothing saved; 10/11/12 see `kura --help`.
         """)
@@ -32,6 +37,7 @@ struct Backup: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Store the command's output under this file name.", valueName: "name")) var stdinFilename: String?
     @Flag(name: .long, help: "Run the command after -- and store its standard output (needs --stdin-filename).")
     var stdinFromCommand = false
+    @OptionGroup(title: "PostgreSQL") var postgres: PostgresBackupArguments
 
     func run() async throws {
         try await runReportingErrors(json: global.json) {
@@ -52,12 +58,16 @@ struct Backup: AsyncParsableCommand {
             }
             let result: BackupResult
             do {
-                if stdinFromCommand || stdinFilename != nil {
+                if postgres.isRequested {
+                    result = try await postgres.run(archiver: archiver, paths: paths, quiet: global.quiet || global.json)
+                } else if stdinFromCommand || stdinFilename != nil {
                     guard stdinFromCommand, let name = stdinFilename else {
                         throw KuraError(.invalidArgument, "--stdin-filename and --stdin-from-command go together", hint: "kura backup --stdin-filename NAME --stdin-from-command -- CMD ARGS...")
                     }
                     result = try await archiver.runCommand(paths, filename: name)
                 } else {
+                    try postgres.validateAlone()
+                    for dir in LiveDataDirectory.find(in: paths, excludes: exclude) { Terminal.printError("kura: " + LiveDataDirectory.warning(for: dir)) }
                     result = try await archiver.run()
                 }
             } catch {
