@@ -66,7 +66,7 @@ let package = Package(
         .target(name: "KuraNotify", dependencies: [
             "CCurl", "KuraRepository", .product(name: "Logging", package: "swift-log"),
         ]),
-        .target(name: "KuraOperations", dependencies: [
+        .target(name: "KuraOperations", dependencies: ["KuraPostgres",
             "KuraRepository", "KuraArchiver", "KuraChecker", "KuraMaintenance", "KuraNotify", "KuraCompression", "KuraTar",
             "KuraChunker", "KuraCrypto", "KuraStore",
             .product(name: "TOMLKit", package: "TOMLKit"), .product(name: "Logging", package: "swift-log"),

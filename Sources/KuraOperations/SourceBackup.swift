@@ -1,5 +1,6 @@
 import Foundation
 import KuraArchiver
+import KuraPostgres
 import KuraRepository
 import Logging
 
@@ -108,32 +109,26 @@ struct SourceBackup {
 
     // MARK: - PostgreSQL (pg_dump streamed through runStreams)
 
+    /// A postgres source is the same backup as `kura backup --postgres`: every database dumped from
+    /// an exported snapshot with exact row counts, globals and a manifest, in one snapshot (so that
+    /// `restore-db` and `verify-restore` work on it); `physical = true` adds a separate physical
+    /// snapshot (`pg_basebackup`).
     func postgres() async throws -> Outcome {
         guard let pg = source.postgres else { throw KuraError(.invalidArgument, "postgres source without settings") }
-        var databases = pg.databases
-        if databases.isEmpty {
-            let dsn = pg.dsn
-            let out = try await offPool { try PostgresTools.query(dsn: dsn, "select datname from pg_database where datallowconn and not datistemplate order by 1") }
-            databases = out.split(separator: "\n").map(String.init).filter { !$0.isEmpty }
-            guard !databases.isEmpty else { throw KuraError(.notFound, "the PostgreSQL server at \(PostgresTools.redact(pg.dsn)) lists no databases") }
-        }
-        let (flag, ext) = pg.format == "plain" ? ("p", "sql") : pg.format == "tar" ? ("t", "tar") : ("c", "dump")
-        var entries: [StreamEntry] = []
-        for db in databases {
-            let conn = PostgresTools.dsn(pg.dsn, database: db)
-            entries.append(StreamEntry(path: ["postgres", "\(db).\(ext)"],
-                                       content: .command(["pg_dump", "--format=\(flag)", "--no-password", "--dbname=\(conn)"])))
-            if pg.rowCounts {
-                entries.append(StreamEntry(path: ["postgres", "\(db).row-counts.tsv"],
-                                           content: .command(["psql", "--no-password", "--no-psqlrc", "-X", "-A", "-t", "-F", "\t", "-v", "ON_ERROR_STOP=1", "--dbname=\(conn)", "-c", PostgresTools.rowCountQuery])))
+        let dsn = try PostgresDSN(pg.dsn)
+        var o = PostgresBackupOptions(dsn: dsn)
+        o.databases = pg.databases
+        o.allDatabases = pg.databases.isEmpty
+        o.format = pg.format == "plain" ? .plain : .custom
+        o.rowCounts = pg.rowCounts
+        let logical = try await PostgresBackup(options: o).run(archiver: Archiver(repository: repository, options: options(paths: [])))
+        var warnings: [String] = []
+        if pg.physical {
+            do { _ = try await PhysicalBackup(dsn: dsn).run(archiver: Archiver(repository: repository, options: options(paths: []))) } catch {
+                warnings.append("the physical backup failed: \(error)")
             }
         }
-        if pg.physical {
-            entries.append(StreamEntry(path: ["postgres", "base.tar"],
-                                       content: .command(["pg_basebackup", "--no-password", "--dbname=\(pg.dsn)", "--pgdata=-", "--format=tar", "--wal-method=fetch"])))
-        }
-        let result = try await Archiver(repository: repository, options: options(paths: [])).runStreams(entries, source: "postgres").result
-        return Outcome(result: result, warnings: [])
+        return Outcome(result: logical.backup, warnings: warnings)
     }
 }
 
