@@ -4,7 +4,7 @@
 //
 // Target map (one job each; pointer code for C libraries lives only in the thin wrappers):
 //   CCrypto, CZstd, CZlib       system-library shims (libssl-dev, libzstd-dev, zlib1g-dev)
-//   CSystem                     header-only shim for Linux calls Glibc does not expose
+//   CKuraSystem                 header-only shim for Linux calls Glibc does not expose
 //   KuraCrypto                  SHA-256, HMAC, AES-256-GCM, scrypt, random (wraps libcrypto)
 //   KuraCompression             zstd chunks, gzip streams (wraps libzstd and zlib)
 //   KuraChunker                 pure FastCDC, sequential and exact-parallel
@@ -47,7 +47,7 @@ let package = Package(
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
-        .systemLibrary(name: "CSystem"),  // header-only: xattrs, O_NOATIME, SEEK_DATA/SEEK_HOLE, makedev
+        .systemLibrary(name: "CKuraSystem"),  // header-only: xattrs, O_NOATIME, SEEK_DATA/SEEK_HOLE, makedev
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
 
         .target(name: "KuraChunker"),
@@ -55,7 +55,7 @@ let package = Package(
         .target(name: "KuraCompression", dependencies: ["CZstd", "CZlib"]),
         .target(name: "KuraStore"),
         .target(name: "KuraTar"),
-        .target(name: "KuraFileSystem", dependencies: ["CSystem"]),
+        .target(name: "KuraFileSystem", dependencies: ["CKuraSystem"]),
         .target(name: "KuraRepository",
                 dependencies: ["KuraChunker", "KuraCrypto", "KuraCompression", "KuraStore"]),
         .target(name: "KuraArchiver", dependencies: ["KuraRepository", "KuraFileSystem"]),
@@ -72,7 +72,7 @@ let package = Package(
             .product(name: "TOMLKit", package: "TOMLKit"), .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "kura", dependencies: [
-            "KuraArchiver", "KuraRestorer", "KuraChecker", "KuraMaintenance", "KuraPostgres", "CSystem", "KuraOperations", "KuraNotify",
+            "KuraArchiver", "KuraRestorer", "KuraChecker", "KuraMaintenance", "KuraPostgres", "CKuraSystem", "KuraOperations", "KuraNotify",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),

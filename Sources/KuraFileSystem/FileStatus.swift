@@ -1,4 +1,4 @@
-import CSystem
+import CKuraSystem
 #if canImport(Glibc)
 import Glibc
 #endif

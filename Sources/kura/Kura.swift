@@ -1,5 +1,5 @@
 import ArgumentParser
-import CSystem
+import CKuraSystem
 
 /// The process entry point: tunes the allocator, then hands over to the argument parser.
 @main
