@@ -25,9 +25,9 @@ public struct FileSystemError: Error, Sendable, CustomStringConvertible {
     public var isPermission: Bool { errno == EACCES || errno == EPERM }
 }
 
-/// Calls `body` with a NUL-terminated copy of `bytes`.
+/// Calls `body` with a NUL-terminated copy of `bytes` (for C calls that take a path or name).
 @inline(__always)
-func withCPath<T>(_ bytes: [UInt8], _ body: (UnsafePointer<CChar>) throws -> T) rethrows -> T {
+public func withCPath<T>(_ bytes: [UInt8], _ body: (UnsafePointer<CChar>) throws -> T) rethrows -> T {
     var z = bytes
     z.append(0)
     return try z.withUnsafeBufferPointer { try $0.withMemoryRebound(to: CChar.self) { try body($0.baseAddress!) } }

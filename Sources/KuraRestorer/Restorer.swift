@@ -153,7 +153,7 @@ public final class Restorer: Sendable {
                 let fd = try Descriptor.openDirectory(node.name, in: dir, path: display)
                 applyMetadata(node, fd: fd, display: display)
             case .symlink:
-                let rc = withC(node.linkTarget) { t in symlinkat(t, dir.fd, cString(node.name)) }
+                let rc = withCPath(node.linkTarget) { t in symlinkat(t, dir.fd, cString(node.name)) }
                 guard rc == 0 else { throw FileSystemError("symlink", path: display, errno: errno) }
                 applyLinkMetadata(node, dir: dir, display: display)
             case .fifo:
@@ -294,11 +294,6 @@ final class LazyDirectory: Sendable {
             return h
         }
     }
-}
-
-func withC<T>(_ bytes: [UInt8], _ body: (UnsafePointer<CChar>) -> T) -> T {
-    var z = bytes; z.append(0)
-    return z.withUnsafeBufferPointer { $0.withMemoryRebound(to: CChar.self) { body($0.baseAddress!) } }
 }
 
 /// A NUL-terminated copy (for short names passed straight to a C call).
