@@ -7,6 +7,7 @@
 //   CKuraSystem                 header-only shim for Linux calls Glibc does not expose
 //   KuraCrypto                  SHA-256, HMAC, AES-256-GCM, scrypt, random (wraps libcrypto)
 //   KuraCompression             zstd chunks, gzip streams (wraps libzstd and zlib)
+//   KuraCore                    the one error model (KuraError), termination actions (signals)
 //   KuraChunker                 pure FastCDC, sequential and exact-parallel
 //   KuraStore                   ObjectStore protocol + local and in-memory stores
 //   KuraTar                     pure tar (ustar + PAX) writer and reader
@@ -50,21 +51,22 @@ let package = Package(
         .systemLibrary(name: "CKuraSystem"),  // header-only: xattrs, O_NOATIME, SEEK_DATA/SEEK_HOLE, makedev
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
 
+        .target(name: "KuraCore"),
         .target(name: "KuraChunker"),
         .target(name: "KuraCrypto", dependencies: ["CCrypto"]),
         .target(name: "KuraCompression", dependencies: ["CZstd", "CZlib"]),
-        .target(name: "KuraStore"),
+        .target(name: "KuraStore", dependencies: ["KuraCore"]),
         .target(name: "KuraTar"),
         .target(name: "KuraFileSystem", dependencies: ["CKuraSystem"]),
         .target(name: "KuraRepository",
-                dependencies: ["KuraChunker", "KuraCrypto", "KuraCompression", "KuraStore"]),
+                dependencies: ["KuraCore", "KuraChunker", "KuraCrypto", "KuraCompression", "KuraStore"]),
         .target(name: "KuraArchiver", dependencies: ["KuraRepository", "KuraFileSystem"]),
         .target(name: "KuraRestorer", dependencies: ["KuraRepository", "KuraFileSystem", "KuraTar", "KuraCompression"]),
         .target(name: "KuraChecker", dependencies: ["KuraRepository", "KuraCrypto", "KuraStore"]),
         .target(name: "KuraMaintenance", dependencies: ["KuraRepository", "KuraChecker", "KuraStore"]),
         .target(name: "KuraPostgres", dependencies: ["KuraRepository", "KuraArchiver", "KuraRestorer", "KuraTar", "CLibPQ"]),
         .target(name: "KuraNotify", dependencies: [
-            "CCurl", "KuraRepository", .product(name: "Logging", package: "swift-log"),
+            "CCurl", "KuraCore", .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "KuraOperations", dependencies: ["KuraPostgres",
             "KuraRepository", "KuraArchiver", "KuraChecker", "KuraMaintenance", "KuraNotify", "KuraCompression", "KuraTar",

@@ -1,5 +1,5 @@
 import Foundation
-import KuraRepository
+import KuraCore
 
 /// Runs a command with bytes on its standard input and collects its combined output (for the
 /// sendmail channel). Blocking: call it from a ``BlockingThread``.

@@ -1,5 +1,5 @@
 import Foundation
-import KuraRepository
+import KuraCore
 
 /// One mailbox as written in the configuration: `ops@example.com` or `Ops Team <ops@example.com>`.
 struct MailAddress: Sendable, Equatable {

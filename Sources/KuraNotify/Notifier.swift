@@ -1,5 +1,5 @@
 import Foundation
-import KuraRepository
+import KuraCore
 import Logging
 
 /// Sends a run's reports to the configured channels, all at once, and tells which ones failed.

@@ -1,6 +1,6 @@
 import CCurl
 import Foundation
-import KuraRepository
+import KuraCore
 
 /// Sends reports by e-mail to an SMTP server (libcurl): STARTTLS on a submission port (587), implicit
 /// TLS (465), or plain SMTP for a relay on the same host. Logs in with AUTH PLAIN or LOGIN, whichever

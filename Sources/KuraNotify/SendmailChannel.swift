@@ -1,5 +1,5 @@
 import Foundation
-import KuraRepository
+import KuraCore
 
 /// Sends reports through a sendmail-compatible command (`/usr/sbin/sendmail -t`, `msmtp -t`, …): the
 /// same RFC 5322 message as ``SMTPChannel`` goes to the command's standard input.

@@ -1,6 +1,6 @@
 import CCurl
 import Foundation
-import KuraRepository
+import KuraCore
 
 /// Sends reports to a webhook with an HTTP POST (libcurl):
 ///

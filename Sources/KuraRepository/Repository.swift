@@ -208,7 +208,7 @@ public final class Repository: Sendable {
         case .permissionDenied:
             return KuraError(.permissionDenied, "\(what) failed: permission denied", hint: "check the owner and mode of the repository folder", cause: e)
         case .readOnly:
-            return KuraError(.permissionDenied, "\(what) failed: the repository is read-only",
+            return KuraError(.readOnly, "\(what) failed: the repository is read-only",
                              hint: "read-only commands (snapshots, ls, cat, restore, check) still work; write from a host that can write", cause: e)
         case .notFound:
             return KuraError(.notFound, "\(what) failed: the object is missing", cause: e)

@@ -13,14 +13,24 @@
 ///
 /// All failures are ``ObjectStoreError``s, with the same ``ObjectStoreError/Code`` for the same situation in
 /// every implementation.
-public protocol ObjectStore: Sendable {
-    /// Where the store is, for messages (a path or URL).
-    var location: String { get }
-
+///
+/// The reading half is ``ObjectReader``: the repository hands out only that half to its callers, and the
+/// writing half only inside a lock scope (see `Repository.withLock`), so that a write or delete without
+/// a held lock does not compile.
+public protocol ObjectStore: ObjectReader {
     /// Creates or replaces `key` atomically: readers see the old object, or the whole new one, never a part.
     /// Durable when it returns (local: temp file in the same directory, write, fsync, rename, fsync the directory).
     /// On failure the previous object, if any, is untouched and no partial object is left behind.
     func put(_ key: String, data: [UInt8]) async throws
+
+    /// Removes the object. ObjectStoreError(.notFound) if absent.
+    func delete(_ key: String) async throws
+}
+
+/// The reading half of an ``ObjectStore``: everything but `put` and `delete`.
+public protocol ObjectReader: Sendable {
+    /// Where the store is, for messages (a path or URL).
+    var location: String { get }
 
     /// The whole object; ``ObjectStoreError/Code/notFound`` if absent.
     func get(_ key: String) async throws -> [UInt8]
@@ -39,7 +49,4 @@ public protocol ObjectStore: Sendable {
 
     /// The object's key and size; ``ObjectStoreError/Code/notFound`` if absent.
     func stat(_ key: String) async throws -> ObjectInfo
-
-    /// Removes the object. ObjectStoreError(.notFound) if absent.
-    func delete(_ key: String) async throws
 }

@@ -96,3 +96,23 @@ public struct ObjectStoreError: Error, Sendable, CustomStringConvertible {
         return String(text.map { $0.isNewline ? " " : $0 })
     }
 }
+
+import KuraCore
+
+extension ObjectStoreError: KuraErrorConvertible {
+    /// The store error as a ``KuraError``, with a hint that says what is safe and what to do.
+    public var kuraError: KuraError {
+        switch code {
+        case .noSpace:
+            return KuraError(.noSpace, description, hint: "free space or move the repository; snapshots saved before are intact", cause: self)
+        case .permissionDenied:
+            return KuraError(.permissionDenied, description, hint: "check the owner and mode of the repository (or the storage credentials)", cause: self)
+        case .readOnly:
+            return KuraError(.readOnly, description, hint: "read-only commands still work; write from a host that can write", cause: self)
+        case .notFound:
+            return KuraError(.notFound, description, cause: self)
+        default:
+            return KuraError(.io, description, cause: self)
+        }
+    }
+}
