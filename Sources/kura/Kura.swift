@@ -1,11 +1,23 @@
 import ArgumentParser
 import CKuraSystem
+import Foundation
+import KuraCore
 
 /// The process entry point: tunes the allocator, then hands over to the argument parser.
 @main
 enum KuraMain {
     static func main() async {
         kura_tune_malloc()
+        // SIGINT/SIGTERM/SIGHUP: stop children, release locks (the registered termination actions),
+        // say so, exit 128+signal. Nothing is committed after a signal: the snapshot is the commit point.
+        Termination.installSignalHandlers { signal, actions in
+            let name = [SIGINT: "SIGINT", SIGTERM: "SIGTERM", SIGHUP: "SIGHUP"][signal] ?? "signal \(signal)"
+            var text = "kura: interrupted by \(name)"
+            if !actions.isEmpty { text += "; " + actions.joined(separator: "; ") }
+            text += ". The interrupted step saved no snapshot; snapshots saved before are intact, and data already stored is reused by the next run."
+            FileHandle.standardError.write(Data((text + "\n").utf8))
+            exit(128 + signal)
+        }
         await Kura.main()
     }
 }

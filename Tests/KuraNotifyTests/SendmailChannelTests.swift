@@ -1,5 +1,5 @@
 import Foundation
-import KuraRepository
+import KuraCore
 import Testing
 @testable import KuraNotify
 
