@@ -10,7 +10,7 @@ import Synchronization
 public final class Archiver: Sendable {
     public static let programVersion = "kura 0.1.0"
 
-    let repository: Repository
+    public let repository: Repository
     let options: BackupOptions
     let excluder: PathMatcher
     let accounts = Accounts()
@@ -41,6 +41,10 @@ public final class Archiver: Sendable {
     /// Runs the backup and saves the snapshot. Unreadable entries do not stop it: they are listed in
     /// the result and the snapshot is marked incomplete (exit code 3).
     public func run() async throws -> BackupResult {
+        try await repository.withLock(.shared) { _ in try await runLocked() }
+    }
+
+    private func runLocked() async throws -> BackupResult {
         let started = Date()
         let paths = try options.paths.map { try Archiver.absolutePath($0) }
         guard !paths.isEmpty else { throw KuraError(.invalidArgument, "no paths to back up", hint: "name at least one file or directory") }

@@ -36,6 +36,11 @@ extension Archiver {
     /// ("command", "postgres", …); `paths` defaults to the entries' paths.
     public func runStreams(_ entries: [StreamEntry], source: String, paths: [String]? = nil,
                            onEntryDone: (@Sendable (StreamOutcome) -> Void)? = nil) async throws -> (result: BackupResult, outcomes: [StreamOutcome]) {
+        try await repository.withLock(.shared) { _ in try await runStreamsLocked(entries, source: source, paths: paths, onEntryDone: onEntryDone) }
+    }
+
+    private func runStreamsLocked(_ entries: [StreamEntry], source: String, paths: [String]? = nil,
+                           onEntryDone: (@Sendable (StreamOutcome) -> Void)? = nil) async throws -> (result: BackupResult, outcomes: [StreamOutcome]) {
         let started = Date()
         guard !entries.isEmpty else { throw KuraError(.invalidArgument, "nothing to back up") }
         for e in entries {

@@ -81,6 +81,10 @@ public struct Checker: Sendable {
     }
 
     public func run() async throws -> CheckReport {
+        try await repository.withLock(.shared) { _ in try await runLocked() }
+    }
+
+    private func runLocked() async throws -> CheckReport {
         var report = CheckReport()
 
         // 1. Keys: every key file is named by its content.

@@ -53,15 +53,25 @@ public struct Forgetter: Sendable {
     public let repository: Repository
     public init(repository: Repository) { self.repository = repository }
 
-    /// Decides, and unless `dryRun` deletes. `only` narrows to snapshots of a host / with a tag.
+    /// Decides, and unless `dryRun` deletes (under the exclusive lock; a dry run takes a shared one).
+    /// `host` narrows to snapshots of one host, `filter` to those it accepts (e.g. a source's tag).
     public func run(policy: RetentionPolicy, grouping: SnapshotGrouping = .default, host: String? = nil,
+                    filter: (@Sendable (Snapshot) -> Bool)? = nil,
                     dryRun: Bool, calendar: Calendar = .current, now: Date = Date()) async throws -> [ForgetGroup] {
+        try await repository.withLock(dryRun ? .shared : .exclusive) { scope in
+            try await decide(scope, policy: policy, grouping: grouping, host: host, filter: filter, dryRun: dryRun, calendar: calendar, now: now)
+        }
+    }
+
+    private func decide(_ scope: LockScope, policy: RetentionPolicy, grouping: SnapshotGrouping, host: String?,
+                        filter: (@Sendable (Snapshot) -> Bool)?,
+                        dryRun: Bool, calendar: Calendar, now: Date) async throws -> [ForgetGroup] {
         do { try policy.validate() } catch { throw KuraError(.invalidArgument, "\(error)") }
         guard !policy.isEmpty else {
             throw KuraError(.invalidArgument, "no keep rule given: refusing to remove every snapshot",
                             hint: "give at least one of --keep-last/-hourly/-daily/-weekly/-monthly/-yearly/-within/-tag")
         }
-        let snapshots = try await repository.listSnapshots().filter { host == nil || $0.host == host }
+        let snapshots = try await repository.listSnapshots().filter { (host == nil || $0.host == host) && (filter?($0) ?? true) }
         var groups: [String: [Snapshot]] = [:]
         for s in snapshots { groups[grouping.key(s), default: []].append(s) }
         var out: [ForgetGroup] = []
@@ -77,14 +87,18 @@ public struct Forgetter: Sendable {
                 keep: decision.keep.map { .init(id: $0.candidate.id, time: byID[$0.candidate.id]?.time ?? "", reasons: $0.reasons) },
                 remove: decision.remove.map { .init(id: $0.id, time: byID[$0.id]?.time ?? "") }))
         }
-        if !dryRun { try await delete(out.flatMap { $0.remove.map(\.id) }) }
+        if !dryRun { try await delete(out.flatMap { $0.remove.map(\.id) }, in: scope) }
         return out
     }
 
-    /// Deletes snapshots by full id.
+    /// Deletes snapshots by full id (under the exclusive lock).
     public func delete(_ ids: [String]) async throws {
+        try await repository.withLock(.exclusive) { scope in try await delete(ids, in: scope) }
+    }
+
+    private func delete(_ ids: [String], in scope: LockScope) async throws {
         for id in ids {
-            do { try await repository.store.delete("snapshots/\(id)") } catch {
+            do { try await scope.store.delete("snapshots/\(id)") } catch {
                 throw KuraError(.io, "removing snapshot \(id.prefix(8)) failed: \(error)", hint: "snapshots removed before it stay removed; run forget again")
             }
         }

@@ -67,10 +67,15 @@ public struct GarbageCollector: Sendable {
         self.progress = progress
     }
 
+    /// Runs under the exclusive lock (a dry run under a shared one: it only reads).
     public func run() async throws -> GCReport {
+        try await repository.withLock(options.dryRun ? .shared : .exclusive) { scope in try await run(scope) }
+    }
+
+    private func run(_ scope: LockScope) async throws -> GCReport {
         var report = GCReport()
         report.dryRun = options.dryRun
-        let store = repository.store
+        let store = scope.store
 
         // The index as the files say (never a cache).
         let files = try await repository.loadIndexFiles()
@@ -182,7 +187,7 @@ public struct GarbageCollector: Sendable {
             }
             report.indexFilesReplaced = allIndexIDs.count
             // With room again, a normal pass repacks what the full storage did not allow.
-            if !repack.isEmpty, let second = try? await run() {
+            if !repack.isEmpty, let second = try? await run(scope) {
                 var merged = second
                 merged.bytesBefore = report.bytesBefore
                 merged.packsBefore = report.packsBefore

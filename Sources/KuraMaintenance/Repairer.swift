@@ -30,8 +30,12 @@ public final class Repairer: Sendable {
     /// existing one (readable or not), which are then deleted. Packs whose header cannot be read are
     /// reported and left alone.
     public func repairIndex() async throws -> RepairReport {
+        try await repository.withLock(.exclusive) { scope in try await repairIndexLocked(scope) }
+    }
+
+    private func repairIndexLocked(_ scope: LockScope) async throws -> RepairReport {
         var report = RepairReport()
-        let store = repository.store
+        let store = scope.store
         let packs = try await store.list(prefix: "data/")
         var entries: [(id: BlobID, entries: [PackEntry])] = []
         for (i, info) in packs.enumerated() {
@@ -59,6 +63,10 @@ public final class Repairer: Sendable {
     /// removed path is reported.
     /// `damaged` adds blobs known to be damaged (from `check --read-data`) to those missing from the index.
     public func repairSnapshots(forgetOriginals: Bool, damaged: Set<BlobID> = []) async throws -> RepairReport {
+        try await repository.withLock(.exclusive) { scope in try await repairSnapshotsLocked(scope, forgetOriginals: forgetOriginals, damaged: damaged) }
+    }
+
+    private func repairSnapshotsLocked(_ scope: LockScope, forgetOriginals: Bool, damaged: Set<BlobID> = []) async throws -> RepairReport {
         var report = RepairReport()
         self.damaged.withLock { $0 = damaged }
         try await repository.loadIndex()
@@ -79,7 +87,7 @@ public final class Repairer: Sendable {
             let saved = try await repository.saveSnapshot(fixed)
             report.rewritten[snapshot.id?.short ?? ""] = saved.id?.short ?? ""
             report.removedPaths += removed.map { "\(snapshot.id?.short ?? "") \($0)" }
-            if forgetOriginals, let id = snapshot.id { try? await repository.store.delete("snapshots/\(id.hex)") }
+            if forgetOriginals, let id = snapshot.id { try? await scope.store.delete("snapshots/\(id.hex)") }
         }
         return report
     }

@@ -99,6 +99,10 @@ public struct LegacyImporter: Sendable {
 
     /// Imports the planned items; returns them with their snapshot ids (or why they were skipped).
     public func run(_ items: [Item], progress: (@Sendable (Item) -> Void)? = nil) async throws -> [Item] {
+        try await repository.withLock(.shared) { _ in try await runLocked(items, progress: progress) }
+    }
+
+    private func runLocked(_ items: [Item], progress: (@Sendable (Item) -> Void)? = nil) async throws -> [Item] {
         try await repository.loadIndex()
         let existing = try await repository.listSnapshots().filter { $0.tags.contains("imported") && $0.host == host }
         var out: [Item] = []

@@ -27,6 +27,10 @@ public struct RestoreVerifier: Sendable {
     }
 
     public func verify(_ snapshot: Snapshot) async throws -> Result {
+        try await repository.withLock(.shared) { _ in try await verifyLocked(snapshot) }
+    }
+
+    private func verifyLocked(_ snapshot: Snapshot) async throws -> Result {
         let started = Date()
         var result = Result(snapshot: snapshot.id?.hex ?? "")
         try await repository.loadIndex()

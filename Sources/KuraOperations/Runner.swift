@@ -114,7 +114,10 @@ public final class Runner: Sendable {
         // One repository for the whole run; if it cannot be opened every source fails with that reason.
         var repository: Repository?
         var openError: (any Error)?
-        do { repository = try await Resources.openRepository(config, environment) } catch {
+        do {
+            repository = try await Resources.openRepository(config, environment)
+            repository?.setWarningHandler { [logger] in logger.warning("\($0)") }
+        } catch {
             openError = error
             logger.error("cannot open the repository", metadata: ["repository": .string(Resources.repositoryLocation(config, environment)), "error": .string("\(error)")])
         }
@@ -168,7 +171,7 @@ public final class Runner: Sendable {
         var snapshot: Snapshot?
         var hookEnv = ["KURA_SOURCE": source.name, "KURA_CONFIG": config.path]
 
-        if var repository = sharedRepository {
+        if let repository = sharedRepository {
             // Before hook.
             var beforeOK = true
             if let before = source.before {
@@ -234,15 +237,8 @@ public final class Runner: Sendable {
                         if removed > 0 || config.gc.every == .always, config.gc.every.isDue(last: state.lastGC, now: started) {
                             var options = GCOptions()
                             options.maxUnused = config.gc.maxUnused
-                            let lock = try await repository.lock(exclusive: true, warn: { [logger] in logger.warning("\($0)") })
-                            do {
-                                gcReport = try await GarbageCollector(repository: repository, options: options).run()
-                                await lock.release()
-                            } catch { await lock.release(); throw error }
+                            gcReport = try await GarbageCollector(repository: repository, options: options).run()
                             state.lastGC = started
-                            // gc rewrote the index and deleted packs: read the repository afresh.
-                            repository = try await Resources.openRepository(config, environment)
-                            sharedRepository = repository
                             state.lastGCResult = "freed \(gcReport!.bytesFreed) bytes"
                             logger.info("gc done", metadata: ["freed": .string("\(gcReport!.bytesFreed)"), "packsDeleted": .string("\(gcReport!.packsDeleted)")])
                         }
@@ -322,26 +318,14 @@ public final class Runner: Sendable {
         }
     }
 
-    /// Applies the source's keep policy to its snapshots on this host. Returns (kept, removed).
+    /// Applies the source's keep policy to its snapshots on this host (one group). Returns (kept, removed).
     func forget(_ source: SourceConfig, policy: RetentionPolicy, repository: Repository) async throws -> (Int, Int) {
-        let lock = try await repository.lock(exclusive: true, warn: { [logger] in logger.warning("\($0)") })
-        do {
-            let mine = try await repository.listSnapshots().filter { $0.host == host && $0.tags.contains(source.tag) }
-            let candidates = mine.compactMap { s -> RetentionCandidate? in
-                guard let id = s.id else { return nil }
-                return RetentionCandidate(id: id.hex, time: s.date, tags: s.tags, utcOffset: RetentionCandidate.utcOffset(ofTimestamp: s.time))
-            }
-            var calendar = Calendar(identifier: .gregorian)
-            calendar.timeZone = config.timeZone
-            let decision = applyRetention(policy, to: candidates, calendar: calendar, now: max(now, Date()))
-            for r in decision.remove {
-                do { try await repository.store.delete("snapshots/\(r.id)") } catch {
-                    throw KuraError(.io, "removing snapshot \(r.id.prefix(8)) failed: \(error)")
-                }
-            }
-            await lock.release()
-            return (decision.keep.count, decision.remove.count)
-        } catch { await lock.release(); throw error }
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = config.timeZone
+        let tag = source.tag
+        let groups = try await Forgetter(repository: repository).run(policy: policy, grouping: [], host: host, filter: { $0.tags.contains(tag) },
+                                                                      dryRun: false, calendar: calendar, now: max(now, Date()))
+        return (groups.reduce(0) { $0 + $1.keep.count }, groups.reduce(0) { $0 + $1.remove.count })
     }
 
     struct CheckSummary { var healthy: Bool; var text: String }
@@ -366,10 +350,7 @@ public final class Runner: Sendable {
                 what += " + \(sub) of the data"
             }
         }
-        let lock = try await repository.lock(exclusive: false, warn: { [logger] in logger.warning("\($0)") })
-        let report: CheckReport
-        do { report = try await Checker(repository: repository, options: options).run() } catch { await lock.release(); throw error }
-        await lock.release()
+        let report = try await Checker(repository: repository, options: options).run()
         if report.isHealthy {
             return CheckSummary(healthy: true, text: "ok (\(what): \(report.snapshots) snapshots, \(report.packs) packs\(options.readData != nil ? ", \(report.packsRead) packs read" : ""))")
         }

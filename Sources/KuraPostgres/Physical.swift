@@ -21,6 +21,10 @@ public struct PhysicalBackup: Sendable {
     public init(dsn: PostgresDSN) { self.dsn = dsn }
 
     public func run(archiver: Archiver) async throws -> (backup: BackupResult, manifest: PhysicalManifest) {
+        try await archiver.repository.withLock(.shared) { _ in try await runLocked(archiver: archiver) }
+    }
+
+    private func runLocked(archiver: Archiver) async throws -> (backup: BackupResult, manifest: PhysicalManifest) {
         let control = try PostgresConnection(dsn.with(dbname: dsn.dbname ?? "postgres"))
         defer { control.close() }
         let serverVersion = control.serverVersion

@@ -60,6 +60,10 @@ public struct PostgresBackup: Sendable {
     }
 
     public func run(archiver: Archiver, log: @escaping @Sendable (String) -> Void = { _ in }) async throws -> PostgresBackupResult {
+        try await archiver.repository.withLock(.shared) { _ in try await runLocked(archiver: archiver, log: log) }
+    }
+
+    private func runLocked(archiver: Archiver, log: @escaping @Sendable (String) -> Void = { _ in }) async throws -> PostgresBackupResult {
         let tools = options.tools
         let base = options.dsn
         let control = try PostgresConnection(base.with(dbname: base.dbname ?? "postgres"))

@@ -117,6 +117,11 @@ public struct PostgresRestoreVerifier: Sendable {
     /// restore and before the comparison.
     public func verify(_ options: VerifyOptions, log: @escaping @Sendable (String) -> Void = { _ in },
                        beforeCompare: (@Sendable (PostgresConnection) throws -> Void)? = nil) async throws -> VerifyReport {
+        try await repository.withLock(.shared) { _ in try await verifyLocked(options, log: log, beforeCompare: beforeCompare) }
+    }
+
+    private func verifyLocked(_ options: VerifyOptions, log: @escaping @Sendable (String) -> Void = { _ in },
+                       beforeCompare: (@Sendable (PostgresConnection) throws -> Void)? = nil) async throws -> VerifyReport {
         let started = Date()
         let restorer = DatabaseRestorer(repository: repository, snapshot: snapshot)
         let manifest = try await restorer.manifest()

@@ -57,6 +57,17 @@ extension Repository {
         install(index)
     }
 
+    /// Drops the loaded index unless a write is in progress (claims, open packs), so that the next
+    /// `loadIndex` reads what the repository holds now. Returns true if it dropped one.
+    func forgetLoadedIndexIfIdle() -> Bool {
+        state.withLock { s in
+            guard s.indexLoaded, s.pending.isEmpty, s.dataPack == nil, s.treePack == nil, s.unindexed.isEmpty else { return false }
+            s.index = MemoryIndex()
+            s.indexLoaded = false
+            return true
+        }
+    }
+
     private func install(_ index: MemoryIndex) {
         state.withLock { s in
             guard !s.indexLoaded else { return }

@@ -30,6 +30,10 @@ extension Repository {
 
     /// Removes a key file (by id prefix). Refuses the key in use and the last key.
     public func removeKey(_ prefix: String) async throws -> String {
+        try await withLock(.exclusive) { _ in try await removeKeyLocked(prefix) }
+    }
+
+    private func removeKeyLocked(_ prefix: String) async throws -> String {
         let keys = try await listKeys()
         let matches = keys.filter { $0.id.hasPrefix(prefix.lowercased()) }
         guard matches.count == 1, let key = matches.first else {
@@ -40,16 +44,18 @@ extension Repository {
             throw KuraError(.invalidArgument, "key \(key.id.prefix(8)) is the one you opened the repository with", hint: "open with another password to remove this one, or use `kura key passwd`")
         }
         guard keys.count > 1 else { throw KuraError(.invalidArgument, "refusing to remove the last key: the data could never be decrypted again") }
-        do { try await store.delete("keys/\(key.id)") } catch { throw Repository.storeError(error, doing: "removing keys/\(key.id)") }
+        try await delete("keys/\(key.id)")
         return key.id
     }
 
     /// Replaces the current key with one for a new password (new key first, then the old one removed).
     public func changePassword(to newPassword: [UInt8], cost: (n: UInt64, r: UInt64, p: UInt64) = KeyFile.defaultCost) async throws -> BlobID {
-        let old = keyID
-        let new = try await addKey(password: newPassword, cost: cost)
-        if let old { try? await store.delete("keys/\(old.hex)") }
-        keyID = new
-        return new
+        try await withLock(.exclusive) { _ in
+            let old = keyID
+            let new = try await addKey(password: newPassword, cost: cost)
+            if let old { try? await delete("keys/\(old.hex)") }
+            keyID = new
+            return new
+        }
     }
 }

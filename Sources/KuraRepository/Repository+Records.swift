@@ -28,7 +28,8 @@ extension Repository {
     public func saveRecord(kind: String, json: [UInt8], time: Date = Date()) async throws -> BlobID {
         try Repository.checkKind(kind)
         let envelope = RecordEnvelope(time: Timestamp.format(time), kind: kind, body: Data(json).base64EncodedString())
-        return try await putNamedByContent(folder: "records/\(kind)", try seal(try JSON.encode(envelope, pretty: false)))
+        let sealed = try seal(try JSON.encode(envelope, pretty: false))
+        return try await withLock(.shared) { _ in try await putNamedByContent(folder: "records/\(kind)", sealed) }
     }
 
     /// Every record of `kind`, oldest first. Unreadable records are skipped (check reports them).
@@ -50,6 +51,6 @@ extension Repository {
     /// Deletes a record (e.g. to keep only the newest few).
     public func deleteRecord(kind: String, id: BlobID) async throws {
         try Repository.checkKind(kind)
-        do { try await store.delete("records/\(kind)/\(id.hex)") } catch { throw Repository.storeError(error, doing: "deleting a record") }
+        try await withLock(.exclusive) { _ in try await delete("records/\(kind)/\(id.hex)") }
     }
 }

@@ -2,10 +2,14 @@ import Foundation
 import KuraStore
 
 extension Repository {
-    /// Stores a snapshot (the commit point of a backup) and returns it with its id.
+    /// Stores a snapshot (the commit point of a backup) and returns it with its id. Only inside the
+    /// lock scope that wrote its data, and only while that lock is provably still held: a process
+    /// that lost its lock (stopped past the stale interval) may have had its data deleted by a gc.
     public func saveSnapshot(_ snapshot: Snapshot) async throws -> Snapshot {
         var s = snapshot
-        let id = try await putNamedByContent(folder: "snapshots", try seal(try JSON.encode(snapshot)))
+        let sealed = try seal(try JSON.encode(snapshot))
+        try await ensureLockForCommit("a snapshot")
+        let id = try await putNamedByContent(folder: "snapshots", sealed)
         s.id = id
         return s
     }

@@ -24,7 +24,14 @@ public struct InitOptions: Sendable {
 /// ``flush()``, then ``saveSnapshot(_:)``: packs, then index, then the snapshot, which is the only
 /// commit point.
 public final class Repository: Sendable {
-    public let store: any ObjectStore
+    /// The store, for reading. Writing and deleting need a lock scope: see ``withLock(_:_:)`` and
+    /// ``LockScope/store``.
+    public var store: any ObjectReader { rawStore }
+    /// The store itself; written only through ``writableStore(for:)`` (under a held lock), by lock
+    /// objects, and by `initialize`.
+    let rawStore: any ObjectStore
+    /// The lock this instance holds, shared by its scopes.
+    let locks = LockKeeper()
     public let config: RepositoryConfig
     /// The FastCDC chunker with this repository's parameters and secret gear table.
     public let chunker: FastCDC
@@ -55,7 +62,7 @@ public final class Repository: Sendable {
     }
 
     private init(store: any ObjectStore, config: RepositoryConfig, masterKey: [UInt8], chunkerKey: [UInt8], cacheDirectory: String?) throws {
-        self.store = store
+        self.rawStore = store
         self.cacheDirectory = cacheDirectory
         self.config = config
         self.masterKey = masterKey
@@ -102,9 +109,16 @@ public final class Repository: Sendable {
                                       chunker: chunker, compression: "zstd", compressionLevel: options.compressionLevel,
                                       packSize: options.packSize, sealed: Data(sealedBytes).base64EncodedString())
         let repo = try Repository(store: store, config: config, masterKey: masterKey, chunkerKey: chunkerKey, cacheDirectory: cacheDirectory)
-        // Keys first, config last: the config object is what makes a repository exist.
-        repo.keyID = try await repo.addKey(password: password, cost: options.kdfCost)
-        try await repo.put("config", try JSON.encode(config))
+        // Keys first, config last: the config object is what makes a repository exist. Nobody else can
+        // use a repository without a config, so these two writes need no lock.
+        let key = try KeyFile.make(masterKey: masterKey, password: password, cost: options.kdfCost)
+        let keyBytes = try JSON.encode(key)
+        let keyID = BlobID(bytes: SHA256.hash(keyBytes))
+        do {
+            try await store.put("keys/\(keyID.hex)", data: keyBytes)
+            try await store.put("config", data: try JSON.encode(config))
+        } catch { throw storeError(error, doing: "writing the new repository") }
+        repo.keyID = keyID
         return repo
     }
 
@@ -171,14 +185,16 @@ public final class Repository: Sendable {
         return try Repository(store: store, config: config, masterKey: masterKey, chunkerKey: Array(chunkerKey), cacheDirectory: cacheDirectory)
     }
 
-    /// Adds a key file for another password; returns its id.
+    /// Adds a key file for another password (under a shared lock); returns its id.
     @discardableResult
     public func addKey(password: [UInt8], cost: (n: UInt64, r: UInt64, p: UInt64) = KeyFile.defaultCost) async throws -> BlobID {
-        let file = try KeyFile.make(masterKey: masterKey, password: password, cost: cost)
-        let bytes = try JSON.encode(file)
-        let id = BlobID(bytes: SHA256.hash(bytes))
-        try await put("keys/\(id.hex)", bytes)
-        return id
+        try await withLock(.shared) { _ in
+            let file = try KeyFile.make(masterKey: masterKey, password: password, cost: cost)
+            let bytes = try JSON.encode(file)
+            let id = BlobID(bytes: SHA256.hash(bytes))
+            try await put("keys/\(id.hex)", bytes)
+            return id
+        }
     }
 
     /// The secret chunker key, for `init --copy-chunker-params-from`.
@@ -186,9 +202,16 @@ public final class Repository: Sendable {
 
     // MARK: - Storage helpers
 
-    /// Writes an object, turning storage errors into `KuraError`s that say what is safe.
+    /// Writes an object under the held lock, turning storage errors into `KuraError`s that say what is safe.
     func put(_ key: String, _ bytes: [UInt8]) async throws {
+        let store = try writableStore(for: key)
         do { try await store.put(key, data: bytes) } catch { throw Repository.storeError(error, doing: "writing \(key)") }
+    }
+
+    /// Deletes an object under the held lock (exclusive, but for lock objects).
+    func delete(_ key: String) async throws {
+        let store = try writableStore(for: key)
+        do { try await store.delete(key) } catch { throw Repository.storeError(error, doing: "deleting \(key)") }
     }
 
     func get(_ key: String, range: Range<Int>? = nil) async throws -> [UInt8] {
@@ -198,7 +221,7 @@ public final class Repository: Sendable {
         } catch { throw Repository.storeError(error, doing: "reading \(key)") }
     }
 
-    static func storeError(_ error: any Error, doing what: String) -> KuraError {
+    public static func storeError(_ error: any Error, doing what: String) -> KuraError {
         if let k = error as? KuraError { return k }
         guard let e = error as? ObjectStoreError else { return KuraError(.io, "\(what) failed", cause: SendableDescription(error)) }
         switch e.code {

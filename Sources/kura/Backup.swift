@@ -42,7 +42,6 @@ struct Backup: AsyncParsableCommand {
     func run() async throws {
         try await runReportingErrors(json: global.json) {
             let repo = try await global.openRepository()
-            let lock = try await repo.lock(exclusive: false, warn: { Terminal.printError("kura: warning: \($0)") })
             var options = BackupOptions(paths: paths)
             options.tags = tag
             options.host = host
@@ -72,11 +71,9 @@ struct Backup: AsyncParsableCommand {
                 }
             } catch {
                 line.finish()
-                await lock.release()
                 throw error
             }
             line.finish()
-            await lock.release()
             report(result)
             return result.exitCode
         }

@@ -21,16 +21,14 @@ struct Check: AsyncParsableCommand {
     func run() async throws {
         try await runReportingErrors(json: global.json) {
             let repo = try await global.openRepository()
-            let lock = try await repo.lock(exclusive: false, warn: { Terminal.printError("kura: warning: \($0)") })
             var options = CheckOptions()
             if readData { options.readData = .all }
             if let s = readDataSubset { options.readData = try CheckOptions.DataSubset.parse(s) }
             let line = ProgressLine(enabled: !global.quiet && !global.json)
             let started = Date()
             let report: CheckReport
-            do { report = try await Checker(repository: repo, options: options) { line.update($0) }.run() } catch { line.finish(); await lock.release(); throw error }
+            do { report = try await Checker(repository: repo, options: options) { line.update($0) }.run() } catch { line.finish(); throw error }
             line.finish()
-            await lock.release()
             if global.json {
                 try Terminal.json(report)
             } else {

@@ -34,7 +34,6 @@ struct Forget: AsyncParsableCommand {
     func run() async throws {
         try await runReportingErrors(json: global.json) {
             let repo = try await global.openRepository()
-            let lock = try await repo.lock(exclusive: true, warn: { Terminal.printError("kura: warning: \($0)") })
             var groups: [ForgetGroup] = []
             do {
                 if !snapshots.isEmpty {
@@ -55,8 +54,7 @@ struct Forget: AsyncParsableCommand {
                     groups = try await Forgetter(repository: repo).run(policy: policy, grouping: try SnapshotGrouping.parse(groupBy),
                                                                        host: host, dryRun: dryRun)
                 }
-            } catch { await lock.release(); throw error }
-            await lock.release()
+            }
             var gcReport: GCReport?
             if gc, !dryRun { gcReport = try await GC.collect(repo, maxUnused: maxUnused, dryRun: false, global: global) }
             if global.json {

@@ -39,14 +39,12 @@ struct GC: AsyncParsableCommand {
         var options = GCOptions()
         options.maxUnused = try parsePercent(maxUnused)
         options.dryRun = dryRun
-        let lock = try await repo.lock(exclusive: true, warn: { Terminal.printError("kura: warning: \($0)") })
         let line = ProgressLine(enabled: !global.quiet && !global.json)
         defer { line.finish() }
         do {
             let report = try await GarbageCollector(repository: repo, options: options) { line.update($0) }.run()
-            await lock.release()
             return report
-        } catch { await lock.release(); throw error }
+        }
     }
 
     static func print(_ r: GCReport, global: GlobalOptions) {

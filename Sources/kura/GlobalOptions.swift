@@ -17,6 +17,9 @@ struct GlobalOptions: ParsableArguments {
     @Flag(name: [.customShort("q"), .long], help: "Print nothing but errors (and the requested data).")
     var quiet = false
 
+    @Flag(name: .long, help: "Take no repository lock (read-only commands on a read-only copy: check, forget --dry-run, gc --dry-run, verify-restore). Without a lock a gc running at the same time may make check report false damage; commands that write refuse.")
+    var noLock = false
+
     @Flag(name: .long, help: "Do not use or write the local index cache ($KURA_CACHE_DIR, else $XDG_CACHE_HOME/kura, else ~/.cache/kura).")
     var noCache = false
 
@@ -81,6 +84,9 @@ struct GlobalOptions: ParsableArguments {
     func openRepository() async throws -> Repository {
         let store = try store()
         _ = try await Repository.readConfig(store: store)  // "no repository" and "newer format" before asking for a password
-        return try await Repository.open(store: store, password: try password(), cacheDirectory: cacheDirectory)
+        let repo = try await Repository.open(store: store, password: try password(), cacheDirectory: cacheDirectory)
+        repo.setWarningHandler { Terminal.printError("kura: warning: \($0)") }
+        if noLock { repo.disableLocking() }
+        return repo
     }
 }

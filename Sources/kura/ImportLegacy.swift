@@ -43,7 +43,6 @@ struct ImportLegacy: AsyncParsableCommand {
                 if global.json { try Terminal.json([LegacyImporter.Item]()) } else if !global.quiet { print("no *.sql.gz or *.tar.gz files below \(directory)") }
                 return 0
             }
-            let lock = try await repo.lock(exclusive: false, warn: { Terminal.printError("kura: warning: \($0)") })
             let quiet = global.quiet || global.json
             let zone = config.timeZone
             let dry = dryRun
@@ -55,8 +54,7 @@ struct ImportLegacy: AsyncParsableCommand {
                     let what = item.skipped ?? (dry ? "would import as \(item.path)" : "snapshot \(item.snapshot?.prefix(8) ?? "") \(item.path), \(item.files) files, \(Terminal.bytes(item.bytes))")
                     print("\((item.file as NSString).lastPathComponent)  \(when) (from \(item.timeFrom))  \(item.source.map { "source \($0)" } ?? "no source")  \(what)")
                 }
-            } catch { await lock.release(); throw error }
-            await lock.release()
+            }
             if global.json {
                 let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]; enc.dateEncodingStrategy = .iso8601
                 try Terminal.writeStdout(Array(try enc.encode(done)) + [10])

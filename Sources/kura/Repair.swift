@@ -19,12 +19,10 @@ struct Repair: AsyncParsableCommand {
         func run() async throws {
             try await runReportingErrors(json: global.json) {
                 let repo = try await global.openRepository()
-                let lock = try await repo.lock(exclusive: true, warn: { Terminal.printError("kura: warning: \($0)") })
                 let line = ProgressLine(enabled: !global.quiet && !global.json)
                 let report: RepairReport
-                do { report = try await Repairer(repository: repo) { line.update($0) }.repairIndex() } catch { line.finish(); await lock.release(); throw error }
+                do { report = try await Repairer(repository: repo) { line.update($0) }.repairIndex() } catch { line.finish(); throw error }
                 line.finish()
-                await lock.release()
                 if global.json { try Terminal.json(report) } else {
                     for p in report.packsUnreadable { Terminal.printError("kura: unreadable pack left out: \(p)") }
                     if !global.quiet { print("indexed \(report.blobsIndexed) blobs from \(report.packsRead) packs; replaced \(report.indexFilesReplaced) index files") }
@@ -44,7 +42,6 @@ struct Repair: AsyncParsableCommand {
         func run() async throws {
             try await runReportingErrors(json: global.json) {
                 let repo = try await global.openRepository()
-                let lock = try await repo.lock(exclusive: true, warn: { Terminal.printError("kura: warning: \($0)") })
                 var damaged = Set<BlobID>()
                 let report: RepairReport
                 do {
@@ -53,8 +50,7 @@ struct Repair: AsyncParsableCommand {
                         damaged = Set(check.problems.filter { $0.kind == "blob" || $0.kind == "tree" }.compactMap { BlobID(hex: $0.object) })
                     }
                     report = try await Repairer(repository: repo).repairSnapshots(forgetOriginals: forget, damaged: damaged)
-                } catch { await lock.release(); throw error }
-                await lock.release()
+                }
                 if global.json { try Terminal.json(report) } else {
                     for p in report.removedPaths { print("removed \(p)") }
                     for (old, new) in report.rewritten.sorted(by: { $0.key < $1.key }) { print("snapshot \(old) → \(new) (tag: repaired)\(forget ? ", original removed" : "")") }

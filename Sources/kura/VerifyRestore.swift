@@ -52,13 +52,10 @@ struct VerifyRestore: AsyncParsableCommand {
                 if chatty { Terminal.printError("verify-restore: " + line) }
             })
             let body = try JSONEncoder.sorted.encode(report)
-            let lock = try await repo.lock(exclusive: false, warn: { Terminal.printError("kura: warning: \($0)") })
             let record: BlobID
             do { record = try await repo.saveRecord(kind: "verify-restore", json: Array(body)) } catch {
-                await lock.release()
                 throw error
             }
-            await lock.release()
             if global.json {
                 struct Out: Encodable { var record: String; var report: VerifyReport }
                 try Terminal.json(Out(record: record.hex, report: report))

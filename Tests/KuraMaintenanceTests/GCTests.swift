@@ -55,9 +55,11 @@ struct GCTests {
         _ = try await f.backup()
         // Simulate a backup killed after uploading packs but before writing their index.
         let repo = try await f.reopen()
-        try await repo.loadIndex()
-        for i in 0..<5 { _ = try await repo.saveBlob(.data, bytes(300_000, seed: 900 + UInt64(i))) }
-        _ = try await repo.flushPacks()
+        try await repo.withLock(.shared) { _ in
+            try await repo.loadIndex()
+            for i in 0..<5 { _ = try await repo.saveBlob(.data, bytes(300_000, seed: 900 + UInt64(i))) }
+            _ = try await repo.flushPacks()
+        }
         let warned = try await Checker(repository: try await f.reopen(), options: CheckOptions()).run()
         #expect(warned.isHealthy && warned.warnings.contains { $0.contains("in no index") })
         let report = try await GarbageCollector(repository: try await f.reopen(), options: GCOptions()).run()
@@ -66,15 +68,16 @@ struct GCTests {
         #expect(after.isHealthy && after.warnings.isEmpty)
     }
 
-    @Test("gc refuses to run while a backup holds a lock (exit code 11)")
+    @Test("gc refuses to run while a backup holds a lock (exit code 11), and runs once it is released")
     func gcWaitsForLocks() async throws {
         let f = try await Fixture()
-        let lock = try await f.repository.lock(exclusive: false)
-        do {
-            _ = try await f.repository.lock(exclusive: true)
-            Issue.record("exclusive lock granted")
-        } catch let e as KuraError { #expect(e.exitCode == 11) }
-        await lock.release()
+        try await f.repository.withLock(.shared) { _ in
+            do {
+                _ = try await GarbageCollector(repository: try await f.reopen(), options: GCOptions()).run()
+                Issue.record("gc ran beside a shared lock")
+            } catch let e as KuraError { #expect(e.exitCode == 11) }
+        }
+        _ = try await GarbageCollector(repository: try await f.reopen(), options: GCOptions()).run()
     }
 
     @Test("after the index is deleted, `repair index` makes the repository fully usable again")

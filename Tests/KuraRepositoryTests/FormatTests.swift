@@ -114,18 +114,20 @@ struct FormatTests {
     func packsAndIndex() async throws {
         let store = MemoryStore()
         let repo = try await makeRepository(store: store, packSize: 1 << 20)
-        var ids: [BlobID] = []
-        for i in 0..<40 {
-            let (id, stored) = try await repo.saveBlob(.data, randomBytes(60_000, seed: UInt64(i)))
-            #expect(stored.isNew)
-            ids.append(id)
-        }
-        let again = try await repo.saveBlob(.data, randomBytes(60_000, seed: 3))
-        #expect(!again.stored.isNew && again.id == ids[3])
         let text = Array(String(repeating: "kura storehouse ", count: 4000).utf8)
-        let textBlob = try await repo.saveBlob(.tree, text)
-        try await repo.flush()
-        let snap = try await repo.saveSnapshot(Snapshot(time: Date(), host: "h", username: "u", paths: ["/x"], tree: textBlob.id, program: "test"))
+        let (ids, snap, textBlob) = try await repo.withLock(.shared) { _ in
+            var ids: [BlobID] = []
+            for i in 0..<40 {
+                let (id, stored) = try await repo.saveBlob(.data, randomBytes(60_000, seed: UInt64(i)))
+                #expect(stored.isNew)
+                ids.append(id)
+            }
+            let again = try await repo.saveBlob(.data, randomBytes(60_000, seed: 3))
+            #expect(!again.stored.isNew && again.id == ids[3])
+            let textBlob = try await repo.saveBlob(.tree, text)
+            try await repo.flush()
+            return (ids, try await repo.saveSnapshot(Snapshot(time: Date(), host: "h", username: "u", paths: ["/x"], tree: textBlob.id, program: "test")), textBlob)
+        }
         #expect(snap.id != nil)
 
         // Content-named objects.
@@ -168,9 +170,12 @@ struct FormatTests {
     func flippedPackByte() async throws {
         let store = MemoryStore()
         let repo = try await makeRepository(store: store)
-        var ids: [BlobID] = []
-        for i in 0..<5 { ids.append(try await repo.saveBlob(.data, randomBytes(3000, seed: UInt64(100 + i))).id) }
-        try await repo.flush()
+        let ids = try await repo.withLock(.shared) { _ in
+            var ids: [BlobID] = []
+            for i in 0..<5 { ids.append(try await repo.saveBlob(.data, randomBytes(3000, seed: UInt64(100 + i))).id) }
+            try await repo.flush()
+            return ids
+        }
         let key = try await store.list(prefix: "data/")[0].key
         let original = try await store.get(key)
         var rng = SystemRandomNumberGenerator()
@@ -192,11 +197,14 @@ struct FormatTests {
     @Test("snapshot references resolve by unique prefix and `latest`; ambiguity and unknown ids are errors")
     func snapshotReferences() async throws {
         let repo = try await makeRepository()
-        let tree = try await repo.saveTree(Tree(nodes: [])).id
-        try await repo.flush()
-        var saved: [Snapshot] = []
-        for i in 0..<3 {
-            saved.append(try await repo.saveSnapshot(Snapshot(time: Date(timeIntervalSince1970: 1_700_000_000 + Double(i) * 60), host: "h\(i)", username: "u", paths: ["/p\(i)"], tree: tree, program: "t")))
+        let saved = try await repo.withLock(.shared) { _ in
+            let tree = try await repo.saveTree(Tree(nodes: [])).id
+            try await repo.flush()
+            var saved: [Snapshot] = []
+            for i in 0..<3 {
+                saved.append(try await repo.saveSnapshot(Snapshot(time: Date(timeIntervalSince1970: 1_700_000_000 + Double(i) * 60), host: "h\(i)", username: "u", paths: ["/p\(i)"], tree: tree, program: "t")))
+            }
+            return saved
         }
         #expect(try await repo.findSnapshot("latest").id == saved[2].id)
         #expect(try await repo.findSnapshot("latest", host: "h0").id == saved[0].id)
@@ -210,9 +218,11 @@ struct FormatTests {
     func damagedSnapshot() async throws {
         let store = MemoryStore()
         let repo = try await makeRepository(store: store)
-        let tree = try await repo.saveTree(Tree(nodes: [])).id
-        try await repo.flush()
-        let s = try await repo.saveSnapshot(Snapshot(time: Date(), host: "h", username: "u", paths: ["/"], tree: tree, program: "t"))
+        let s = try await repo.withLock(.shared) { _ in
+            let tree = try await repo.saveTree(Tree(nodes: [])).id
+            try await repo.flush()
+            return try await repo.saveSnapshot(Snapshot(time: Date(), host: "h", username: "u", paths: ["/"], tree: tree, program: "t"))
+        }
         let key = "snapshots/\(s.id!.hex)"
         var body = try await store.get(key)
         body[body.count / 2] ^= 0x10
@@ -224,17 +234,73 @@ struct FormatTests {
 
     @Test("locks: an exclusive lock blocks others (exit code 11); shared locks coexist; release frees")
     func locks() async throws {
-        let repo = try await makeRepository()
-        let a = try await repo.lock(exclusive: false)
-        let b = try await repo.lock(exclusive: false)
-        do { _ = try await repo.lock(exclusive: true); Issue.record("exclusive lock granted beside shared ones") } catch let e as KuraError {
-            #expect(e.code == .locked && e.exitCode == 11)
+        let store = MemoryStore()
+        let repo = try await makeRepository(store: store)
+        // Two more "processes": their own Repository instances over the same store.
+        let b = try await Repository.open(store: store, password: bytes("correct horse"))
+        let c = try await Repository.open(store: store, password: bytes("correct horse"))
+        try await repo.withLock(.shared) { _ in
+            try await b.withLock(.shared) { _ in
+                #expect(try await repo.listLocks().count == 2)
+                do { try await c.withLock(.exclusive) { _ in Issue.record("exclusive lock granted beside shared ones") } } catch let e as KuraError {
+                    #expect(e.code == .locked && e.exitCode == 11)
+                }
+            }
         }
-        await a.release(); await b.release()
-        let x = try await repo.lock(exclusive: true)
-        await #expect(throws: KuraError.self) { try await repo.lock(exclusive: false) }
-        await x.release()
         #expect(try await repo.listLocks().isEmpty)
+        try await c.withLock(.exclusive) { _ in
+            await #expect(throws: KuraError.self) { try await repo.withLock(.shared) { _ in } }
+            // Nested scopes of one instance share its lock; an exclusive scope inside a shared one is refused.
+            let count = try await c.withLock(.shared) { _ in try await c.listLocks().count }
+            #expect(count == 1)
+        }
+        #expect(try await repo.listLocks().isEmpty)
+        try await repo.withLock(.shared) { _ in
+            do { try await repo.withLock(.exclusive) { _ in Issue.record("lock upgraded inside a shared scope") } } catch let e as KuraError {
+                #expect(e.code == .fatal)
+            }
+        }
+        #expect(try await repo.listLocks().isEmpty)
+    }
+
+    @Test("writes and deletes outside a lock scope fail; deletes need the exclusive scope")
+    func writesNeedTheLock() async throws {
+        let store = MemoryStore()
+        let repo = try await makeRepository(store: store)
+        do { _ = try await repo.saveBlob(.data, randomBytes(1000, seed: 1)); try await repo.flush(); Issue.record("write without a lock") } catch let e as KuraError {
+            #expect(e.code == .fatal && e.message.contains("without holding the repository lock"))
+        }
+        do {
+            _ = try await repo.saveSnapshot(Snapshot(time: Date(), host: "h", username: "u", paths: ["/"], tree: BlobID(bytes: randomBytes(32, seed: 2)), program: "t"))
+            Issue.record("snapshot saved without a lock")
+        } catch let e as KuraError { #expect(e.code == .fatal) }
+        try await repo.withLock(.shared) { scope in
+            do { try await scope.store.delete("keys/x"); Issue.record("delete in a shared scope") } catch let e as KuraError { #expect(e.code == .fatal) }
+        }
+        let snapshots = try await store.list(prefix: "snapshots/"), data = try await store.list(prefix: "data/")
+        #expect(snapshots.isEmpty && data.isEmpty)
+    }
+
+    @Test("a lock not refreshed within its interval is lost: nothing more is written or committed; others judge it by age")
+    func lostLock() async throws {
+        let store = MemoryStore()
+        let repo = try await makeRepository(store: store)
+        let other = try await Repository.open(store: store, password: bytes("correct horse"))
+        let timing = LockTiming(staleAfter: 3)
+        #expect(timing.refreshInterval == 0.5 && timing.lostAfter == 2.25)
+        // A lock of this process, but its last refresh long ago (as after SIGSTOP): lost.
+        var info = LockInfo(time: Timestamp.format(Date().addingTimeInterval(-10)), host: "h", username: "u", pid: 1, exclusive: false, nonce: "n")
+        info.staleAfter = 3
+        #expect(info.staleReason() != nil)
+        let other2 = ProcessIdentity(host: "h", bootID: "b", pidNamespace: "pid:[1]", pid: 1, startTicks: nil)
+        info.time = Timestamp.format(Date())
+        // Same host name but another PID namespace: the PID proves nothing, only age counts.
+        info.bootID = "b"; info.pidNamespace = "pid:[2]"; info.pid = 999_999
+        #expect(info.staleReason(judge: other2) == nil)
+        // Same machine and namespace, process gone: stale at once.
+        info.pidNamespace = "pid:[1]"
+        #expect(info.staleReason(judge: other2) != nil)
+        _ = other
     }
 }
 
@@ -277,9 +343,12 @@ struct IndexTests {
         let store = MemoryStore()
         let cacheDir = tmp.sub("cache")
         let repo = try await makeRepository(store: store)
-        var first: [BlobID] = []
-        for i in 0..<20 { first.append(try await repo.saveBlob(.data, randomBytes(5000, seed: UInt64(500 + i))).id) }
-        try await repo.flush()
+        let first = try await repo.withLock(.shared) { _ in
+            var first: [BlobID] = []
+            for i in 0..<20 { first.append(try await repo.saveBlob(.data, randomBytes(5000, seed: UInt64(500 + i))).id) }
+            try await repo.flush()
+            return first
+        }
 
         let a = try await Repository.open(store: store, password: bytes("correct horse"), cacheDirectory: cacheDir)
         try await a.loadIndex()
@@ -289,9 +358,12 @@ struct IndexTests {
         #expect(cached?.index.count == 20)
 
         // A new index file: the next open reads only it and refreshes the cache.
-        var second: [BlobID] = []
-        for i in 0..<5 { second.append(try await a.saveBlob(.data, randomBytes(5000, seed: UInt64(700 + i))).id) }
-        try await a.flush()
+        let second = try await a.withLock(.shared) { _ in
+            var second: [BlobID] = []
+            for i in 0..<5 { second.append(try await a.saveBlob(.data, randomBytes(5000, seed: UInt64(700 + i))).id) }
+            try await a.flush()
+            return second
+        }
         let b = try await Repository.open(store: store, password: bytes("correct horse"), cacheDirectory: cacheDir)
         for (i, id) in (first + second).enumerated() {
             #expect(try await b.loadBlob(id) == randomBytes(5000, seed: UInt64(i < 20 ? 500 + i : 700 + i - 20)))
