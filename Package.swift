@@ -85,7 +85,7 @@ let package = Package(
         .testTarget(name: "KuraTarTests", dependencies: ["KuraTar"]),
         .testTarget(name: "KuraRepositoryTests", dependencies: ["KuraRepository", "KuraArchiver", "KuraRestorer"]),
         .testTarget(name: "KuraMaintenanceTests", dependencies: ["KuraMaintenance", "KuraChecker", "KuraRepository", "KuraArchiver", "KuraRestorer", "KuraStore", "KuraCrypto"]),
-        .testTarget(name: "KuraCLITests", dependencies: ["kura"]),
+        .testTarget(name: "KuraCLITests", dependencies: ["kura", "KuraRepository", "KuraStore"]),
         .testTarget(name: "KuraPostgresTests", dependencies: ["KuraPostgres", "KuraRepository", "KuraArchiver", "KuraRestorer", "KuraStore", "kura"],
                     exclude: ["pg-test-server.sh"]),
         .testTarget(name: "KuraOperationsTests", dependencies: [

@@ -5,7 +5,7 @@ import KuraRepository
 struct Unlock: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Remove stale locks (of processes that died or stopped refreshing them).",
-        discussion: "A lock is stale when its process no longer runs on this host, or it was not refreshed for 30 minutes. --remove-all removes every lock: only when you are sure no kura process uses the repository.")
+        discussion: "A lock is stale when it was not refreshed for 30 minutes, or when its process provably no longer runs: same machine (host name and boot id) and same PID namespace, and the PID is gone or reused. A lock of a process in a container or another PID namespace is judged by age only. --remove-all removes every lock: only when you are sure no kura process uses the repository (see docs/design.md §9).")
     @OptionGroup var global: GlobalOptions
     @Flag(name: .long, help: "Remove all locks, not only stale ones.") var removeAll = false
     func run() async throws {
