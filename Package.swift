@@ -22,6 +22,8 @@
 //   KuraOperations              kura.toml, schedules, `kura run` orchestration, status, import-legacy
 //   CLibPQ, KuraPostgres        PostgreSQL (libpq-dev): consistent dumps, restore-db, verify-restore, physical backups
 //   kura                        thin command-line front end (swift-argument-parser)
+//   KuraTestSupport             tests only: shared helpers (random bytes, temporary folders, child processes,
+//                               the built kura binary, raw-byte paths, tmpfs mounts); no product links it
 import PackageDescription
 
 let package = Package(
@@ -79,20 +81,23 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
-        .testTarget(name: "KuraChunkerTests", dependencies: ["KuraChunker"], resources: [.copy("Vectors")]),
-        .testTarget(name: "KuraCryptoTests", dependencies: ["KuraCrypto", "KuraCompression"]),
-        .testTarget(name: "KuraStoreTests", dependencies: ["KuraStore"]),
-        .testTarget(name: "KuraTarTests", dependencies: ["KuraTar"]),
-        .testTarget(name: "KuraRepositoryTests", dependencies: ["KuraRepository", "KuraArchiver", "KuraRestorer"]),
-        .testTarget(name: "KuraMaintenanceTests", dependencies: ["KuraMaintenance", "KuraChecker", "KuraRepository", "KuraArchiver", "KuraRestorer", "KuraStore", "KuraCrypto"]),
-        .testTarget(name: "KuraCLITests", dependencies: ["kura"]),
-        .testTarget(name: "KuraPostgresTests", dependencies: ["KuraPostgres", "KuraRepository", "KuraArchiver", "KuraRestorer", "KuraStore", "kura"],
+        // Shared test helpers: a plain library target (not a test target) under Tests/, linked only by test targets.
+        .target(name: "KuraTestSupport", path: "Tests/KuraTestSupport"),
+
+        .testTarget(name: "KuraChunkerTests", dependencies: ["KuraTestSupport", "KuraChunker"], resources: [.copy("Vectors")]),
+        .testTarget(name: "KuraCryptoTests", dependencies: ["KuraTestSupport", "KuraCrypto", "KuraCompression"]),
+        .testTarget(name: "KuraStoreTests", dependencies: ["KuraTestSupport", "KuraStore"]),
+        .testTarget(name: "KuraTarTests", dependencies: ["KuraTestSupport", "KuraTar"]),
+        .testTarget(name: "KuraRepositoryTests", dependencies: ["KuraTestSupport", "KuraRepository", "KuraArchiver", "KuraRestorer"]),
+        .testTarget(name: "KuraMaintenanceTests", dependencies: ["KuraTestSupport", "KuraMaintenance", "KuraChecker", "KuraRepository", "KuraArchiver", "KuraRestorer", "KuraStore", "KuraCrypto"]),
+        .testTarget(name: "KuraCLITests", dependencies: ["KuraTestSupport", "kura"]),
+        .testTarget(name: "KuraPostgresTests", dependencies: ["KuraTestSupport", "KuraPostgres", "KuraRepository", "KuraArchiver", "KuraRestorer", "KuraStore", "kura"],
                     exclude: ["pg-test-server.sh"]),
         .testTarget(name: "KuraOperationsTests", dependencies: [
-            "KuraOperations", "KuraNotify", "KuraRepository", "KuraArchiver", "KuraCompression", "KuraTar", "KuraChunker", "KuraStore", "kura",
+            "KuraTestSupport", "KuraOperations", "KuraNotify", "KuraRepository", "KuraArchiver", "KuraCompression", "KuraTar", "KuraChunker", "KuraStore", "kura",
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .testTarget(name: "KuraNotifyTests", dependencies: ["KuraNotify", .product(name: "Logging", package: "swift-log")],
+        .testTarget(name: "KuraNotifyTests", dependencies: ["KuraTestSupport", "KuraNotify", .product(name: "Logging", package: "swift-log")],
                     exclude: ["smtp_server.py", "http_server.py"]),
     ]
 )

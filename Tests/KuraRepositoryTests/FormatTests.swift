@@ -3,6 +3,7 @@ import KuraCrypto
 @testable import KuraRepository
 import KuraStore
 import Testing
+import KuraTestSupport
 
 @Suite("Repository format")
 struct FormatTests {
@@ -273,9 +274,9 @@ struct IndexTests {
 
     @Test("the index cache is used, updated with new index files only, and rebuilt when it does not match")
     func indexCache() async throws {
-        let tmp = TemporaryFolder()
+        let tmp = try TemporaryFolder("kura-test")
         let store = MemoryStore()
-        let cacheDir = tmp.sub("cache")
+        let cacheDir = tmp.file("cache")
         let repo = try await makeRepository(store: store)
         var first: [BlobID] = []
         for i in 0..<20 { first.append(try await repo.saveBlob(.data, randomBytes(5000, seed: UInt64(500 + i))).id) }
