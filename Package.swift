@@ -7,7 +7,7 @@
 //   CKuraSystem                 header-only shim for Linux calls Glibc does not expose
 //   KuraCrypto                  SHA-256, HMAC, AES-256-GCM, scrypt, random (wraps libcrypto)
 //   KuraCompression             zstd chunks, gzip streams (wraps libzstd and zlib)
-//   KuraCore                    the one error model (KuraError), termination actions (signals)
+//   KuraCore                    the one error model (KuraError), termination actions (signals), Gregorian day arithmetic
 //   KuraChunker                 pure FastCDC, sequential and exact-parallel
 //   KuraStore                   ObjectStore protocol + local and in-memory stores
 //   KuraTar                     pure tar (ustar + PAX) writer and reader
@@ -65,12 +65,12 @@ let package = Package(
         .target(name: "KuraArchiver", dependencies: ["KuraRepository", "KuraFileSystem"]),
         .target(name: "KuraRestorer", dependencies: ["KuraRepository", "KuraFileSystem", "KuraTar", "KuraCompression"]),
         .target(name: "KuraChecker", dependencies: ["KuraRepository", "KuraCrypto", "KuraStore"]),
-        .target(name: "KuraMaintenance", dependencies: ["KuraRepository", "KuraChecker", "KuraStore"]),
+        .target(name: "KuraMaintenance", dependencies: ["KuraCore", "KuraRepository", "KuraChecker", "KuraStore"]),
         .target(name: "KuraPostgres", dependencies: ["KuraRepository", "KuraArchiver", "KuraRestorer", "KuraTar", "CLibPQ"]),
         .target(name: "KuraNotify", dependencies: [
             "CCurl", "KuraCore", .product(name: "Logging", package: "swift-log"),
         ]),
-        .target(name: "KuraOperations", dependencies: ["KuraPostgres",
+        .target(name: "KuraOperations", dependencies: ["KuraCore", "KuraPostgres",
             "KuraRepository", "KuraArchiver", "KuraChecker", "KuraMaintenance", "KuraNotify", "KuraCompression", "KuraTar",
             "KuraChunker", "KuraCrypto", "KuraStore",
             .product(name: "TOMLKit", package: "TOMLKit"), .product(name: "Logging", package: "swift-log"),
@@ -89,12 +89,12 @@ let package = Package(
         .testTarget(name: "KuraStoreTests", dependencies: ["KuraTestSupport", "KuraStore"]),
         .testTarget(name: "KuraTarTests", dependencies: ["KuraTestSupport", "KuraTar"]),
         .testTarget(name: "KuraRepositoryTests", dependencies: ["KuraTestSupport", "KuraRepository", "KuraArchiver", "KuraRestorer"]),
-        .testTarget(name: "KuraMaintenanceTests", dependencies: ["KuraTestSupport", "KuraMaintenance", "KuraChecker", "KuraRepository", "KuraArchiver", "KuraRestorer", "KuraStore", "KuraCrypto"]),
+        .testTarget(name: "KuraMaintenanceTests", dependencies: ["KuraTestSupport", "KuraCore", "KuraMaintenance", "KuraChecker", "KuraRepository", "KuraArchiver", "KuraRestorer", "KuraStore", "KuraCrypto"]),
         .testTarget(name: "KuraCLITests", dependencies: ["KuraTestSupport", "kura"]),
         .testTarget(name: "KuraPostgresTests", dependencies: ["KuraTestSupport", "KuraPostgres", "KuraRepository", "KuraArchiver", "KuraRestorer", "KuraStore", "kura"],
                     exclude: ["pg-test-server.sh"]),
         .testTarget(name: "KuraOperationsTests", dependencies: [
-            "KuraTestSupport", "KuraOperations", "KuraNotify", "KuraRepository", "KuraArchiver", "KuraCompression", "KuraTar", "KuraChunker", "KuraStore", "kura",
+            "KuraTestSupport", "KuraCore", "KuraOperations", "KuraNotify", "KuraRepository", "KuraArchiver", "KuraCompression", "KuraTar", "KuraChunker", "KuraStore", "kura",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "KuraNotifyTests", dependencies: ["KuraTestSupport", "KuraNotify", .product(name: "Logging", package: "swift-log")],
