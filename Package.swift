@@ -18,6 +18,7 @@
 //   KuraChecker                 check: structure, and data with --read-data
 //   KuraMaintenance             forget (retention), gc, repair
 //   CCurl                       system-library shim for libcurl (libcurl4-openssl-dev)
+//   KuraCurl                    the one HTTP client (libcurl easy handles: SMTP, webhooks, Docker over a Unix socket)
 //   KuraNotify                  run reports (text/HTML/JSON), SMTP/sendmail/webhook channels, logging (swift-log)
 //   KuraOperations              kura.toml, schedules, `kura run` orchestration, status, import-legacy
 //   CLibPQ, KuraPostgres        PostgreSQL (libpq-dev): consistent dumps, restore-db, verify-restore, physical backups
@@ -67,10 +68,11 @@ let package = Package(
         .target(name: "KuraChecker", dependencies: ["KuraRepository", "KuraCrypto", "KuraStore"]),
         .target(name: "KuraMaintenance", dependencies: ["KuraCore", "KuraRepository", "KuraChecker", "KuraStore"]),
         .target(name: "KuraPostgres", dependencies: ["KuraRepository", "KuraArchiver", "KuraRestorer", "KuraTar", "CLibPQ"]),
+        .target(name: "KuraCurl", dependencies: ["CCurl", "KuraCore"]),
         .target(name: "KuraNotify", dependencies: [
-            "CCurl", "KuraCore", .product(name: "Logging", package: "swift-log"),
+            "CCurl", "KuraCurl", "KuraCore", .product(name: "Logging", package: "swift-log"),
         ]),
-        .target(name: "KuraOperations", dependencies: ["KuraCore", "KuraPostgres",
+        .target(name: "KuraOperations", dependencies: ["KuraCore", "KuraCurl", "KuraPostgres",
             "KuraRepository", "KuraArchiver", "KuraChecker", "KuraMaintenance", "KuraNotify", "KuraCompression", "KuraTar",
             "KuraChunker", "KuraCrypto", "KuraStore",
             .product(name: "TOMLKit", package: "TOMLKit"), .product(name: "Logging", package: "swift-log"),
