@@ -7,7 +7,7 @@
 //   CKuraSystem                 header-only shim for Linux calls Glibc does not expose
 //   KuraCrypto                  SHA-256, HMAC, AES-256-GCM, scrypt, random (wraps libcrypto)
 //   KuraCompression             zstd chunks, gzip streams (wraps libzstd and zlib)
-//   KuraCore                    the one error model (KuraError), termination actions (signals)
+//   KuraCore                    the one error model (KuraError), termination actions (signals), Gregorian day arithmetic
 //   KuraChunker                 pure FastCDC, sequential and exact-parallel
 //   KuraStore                   ObjectStore protocol + local and in-memory stores
 //   KuraTar                     pure tar (ustar + PAX) writer and reader
@@ -18,10 +18,13 @@
 //   KuraChecker                 check: structure, and data with --read-data
 //   KuraMaintenance             forget (retention), gc, repair
 //   CCurl                       system-library shim for libcurl (libcurl4-openssl-dev)
+//   KuraCurl                    the one HTTP client (libcurl easy handles: SMTP, webhooks, Docker over a Unix socket)
 //   KuraNotify                  run reports (text/HTML/JSON), SMTP/sendmail/webhook channels, logging (swift-log)
 //   KuraOperations              kura.toml, schedules, `kura run` orchestration, status, import-legacy
 //   CLibPQ, KuraPostgres        PostgreSQL (libpq-dev): consistent dumps, restore-db, verify-restore, physical backups
 //   kura                        thin command-line front end (swift-argument-parser)
+//   KuraTestSupport             tests only: shared helpers (random bytes, temporary folders, child processes,
+//                               the built kura binary, raw-byte paths, tmpfs mounts); no product links it
 import PackageDescription
 
 let package = Package(
@@ -63,12 +66,13 @@ let package = Package(
         .target(name: "KuraArchiver", dependencies: ["KuraRepository", "KuraFileSystem"]),
         .target(name: "KuraRestorer", dependencies: ["KuraRepository", "KuraFileSystem", "KuraTar", "KuraCompression"]),
         .target(name: "KuraChecker", dependencies: ["KuraRepository", "KuraCrypto", "KuraStore"]),
-        .target(name: "KuraMaintenance", dependencies: ["KuraRepository", "KuraChecker", "KuraStore"]),
+        .target(name: "KuraMaintenance", dependencies: ["KuraCore", "KuraRepository", "KuraChecker", "KuraStore"]),
         .target(name: "KuraPostgres", dependencies: ["KuraRepository", "KuraArchiver", "KuraRestorer", "KuraTar", "CLibPQ"]),
+        .target(name: "KuraCurl", dependencies: ["CCurl", "KuraCore"]),
         .target(name: "KuraNotify", dependencies: [
-            "CCurl", "KuraCore", .product(name: "Logging", package: "swift-log"),
+            "CCurl", "KuraCurl", "KuraCore", .product(name: "Logging", package: "swift-log"),
         ]),
-        .target(name: "KuraOperations", dependencies: ["KuraPostgres",
+        .target(name: "KuraOperations", dependencies: ["KuraCore", "KuraCurl", "KuraPostgres",
             "KuraRepository", "KuraArchiver", "KuraChecker", "KuraMaintenance", "KuraNotify", "KuraCompression", "KuraTar",
             "KuraChunker", "KuraCrypto", "KuraStore",
             .product(name: "TOMLKit", package: "TOMLKit"), .product(name: "Logging", package: "swift-log"),
@@ -79,20 +83,23 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
-        .testTarget(name: "KuraChunkerTests", dependencies: ["KuraChunker"], resources: [.copy("Vectors")]),
-        .testTarget(name: "KuraCryptoTests", dependencies: ["KuraCrypto", "KuraCompression"]),
-        .testTarget(name: "KuraStoreTests", dependencies: ["KuraStore"]),
-        .testTarget(name: "KuraTarTests", dependencies: ["KuraTar"]),
-        .testTarget(name: "KuraRepositoryTests", dependencies: ["KuraRepository", "KuraArchiver", "KuraRestorer"]),
-        .testTarget(name: "KuraMaintenanceTests", dependencies: ["KuraMaintenance", "KuraChecker", "KuraRepository", "KuraArchiver", "KuraRestorer", "KuraStore", "KuraCrypto"]),
-        .testTarget(name: "KuraCLITests", dependencies: ["kura", "KuraRepository", "KuraStore"]),
-        .testTarget(name: "KuraPostgresTests", dependencies: ["KuraPostgres", "KuraRepository", "KuraArchiver", "KuraRestorer", "KuraStore", "kura"],
+        // Shared test helpers: a plain library target (not a test target) under Tests/, linked only by test targets.
+        .target(name: "KuraTestSupport", path: "Tests/KuraTestSupport"),
+
+        .testTarget(name: "KuraChunkerTests", dependencies: ["KuraTestSupport", "KuraChunker"], resources: [.copy("Vectors")]),
+        .testTarget(name: "KuraCryptoTests", dependencies: ["KuraTestSupport", "KuraCrypto", "KuraCompression"]),
+        .testTarget(name: "KuraStoreTests", dependencies: ["KuraTestSupport", "KuraStore"]),
+        .testTarget(name: "KuraTarTests", dependencies: ["KuraTestSupport", "KuraTar"]),
+        .testTarget(name: "KuraRepositoryTests", dependencies: ["KuraTestSupport", "KuraRepository", "KuraArchiver", "KuraRestorer"]),
+        .testTarget(name: "KuraMaintenanceTests", dependencies: ["KuraTestSupport", "KuraCore", "KuraMaintenance", "KuraChecker", "KuraRepository", "KuraArchiver", "KuraRestorer", "KuraStore", "KuraCrypto"]),
+        .testTarget(name: "KuraCLITests", dependencies: ["KuraTestSupport", "kura", "KuraRepository", "KuraStore"]),
+        .testTarget(name: "KuraPostgresTests", dependencies: ["KuraTestSupport", "KuraPostgres", "KuraRepository", "KuraArchiver", "KuraRestorer", "KuraStore", "kura"],
                     exclude: ["pg-test-server.sh"]),
         .testTarget(name: "KuraOperationsTests", dependencies: [
-            "KuraOperations", "KuraNotify", "KuraRepository", "KuraArchiver", "KuraCompression", "KuraTar", "KuraChunker", "KuraStore", "kura",
+            "KuraTestSupport", "KuraCore", "KuraOperations", "KuraNotify", "KuraRepository", "KuraArchiver", "KuraCompression", "KuraTar", "KuraChunker", "KuraStore", "kura",
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .testTarget(name: "KuraNotifyTests", dependencies: ["KuraNotify", .product(name: "Logging", package: "swift-log")],
+        .testTarget(name: "KuraNotifyTests", dependencies: ["KuraTestSupport", "KuraNotify", .product(name: "Logging", package: "swift-log")],
                     exclude: ["smtp_server.py", "http_server.py"]),
     ]
 )

@@ -1,5 +1,5 @@
 // Umbrella header for the CCurl system-library module (libcurl 7.x/8.x).
-// Only KuraNotify imports this module; all pointer code lives in KuraNotify/Curl*.swift.
+// KuraCurl wraps it (all pointer code lives there); KuraNotify imports it only for option names.
 #ifndef KURA_CCURL_SHIM_H
 #define KURA_CCURL_SHIM_H
 
@@ -26,6 +26,9 @@ static inline CURLcode kura_curl_setopt_read_function(CURL *handle, curl_read_ca
 }
 static inline CURLcode kura_curl_setopt_write_function(CURL *handle, curl_write_callback function) {
     return curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, function);
+}
+static inline CURLcode kura_curl_setopt_header_function(CURL *handle, curl_write_callback function) {
+    return curl_easy_setopt(handle, CURLOPT_HEADERFUNCTION, function);
 }
 static inline CURLcode kura_curl_getinfo_long(CURL *handle, CURLINFO info, long *value) {
     return curl_easy_getinfo(handle, info, value);

@@ -1,9 +1,11 @@
 import Foundation
+import KuraCore
 
 /// Civil-time arithmetic exactly as Go's `time` package does it, which is what restic's policy code runs on:
 /// proleptic Gregorian dates, ISO weeks, `AddDate` with overflow normalisation, and Go's rule for wall
 /// clock times that fall into a daylight-saving gap or overlap. Foundation's `Calendar` differs in the last
-/// two (it clamps 31 March − 1 month to 29 February), so only its time zone is used.
+/// two (it clamps 31 March − 1 month to 29 February), so only its time zone is used. Day numbers and
+/// dates are KuraCore's ``GregorianCalendar`` (the one schedules use too).
 enum RetentionClock {
     /// The location a snapshot time carries, as Go holds it after parsing the snapshot's JSON.
     enum Zone: Sendable {
@@ -54,21 +56,15 @@ enum RetentionClock {
     static func civil(_ date: Date, in zone: Zone) -> Civil {
         let (seconds, fraction) = split(date)
         let local = seconds + zone.offset(at: seconds)
-        let dayNumber = floorDivide(local, 86_400)
+        let dayNumber = GregorianCalendar.dayNumber(seconds: local, offset: 0)
         let secondOfDay = local - dayNumber * 86_400
-        let (year, month, day) = civilFromDays(dayNumber)
+        let (year, month, day) = GregorianCalendar.date(dayNumber: dayNumber)
         return Civil(dayNumber: dayNumber, year: year, month: month, day: day, hour: secondOfDay / 3_600,
                      secondOfDay: secondOfDay, fraction: fraction)
     }
 
     /// Go's `Time.ISOWeek`: the ISO 8601 year and week (1...53) of a date, weeks starting on Monday.
-    static func isoWeek(dayNumber: Int) -> (year: Int, week: Int) {
-        let weekdayFromMonday = floorModulo(dayNumber + 3, 7)  // 1970-01-01 was a Thursday
-        let thursday = dayNumber - weekdayFromMonday + 3
-        let year = civilFromDays(thursday).year
-        let dayOfYear = thursday - daysFromCivil(year: year, month: 1, day: 1)
-        return (year, dayOfYear / 7 + 1)
-    }
+    static func isoWeek(dayNumber: Int) -> (year: Int, week: Int) { GregorianCalendar.isoWeek(dayNumber: dayNumber) }
 
     /// Go's `t.AddDate(years, months, days)` for a `t` in `zone`: the wall clock date is shifted, overflowing
     /// months and days roll over (no clamping), the clock time is kept, and the result is resolved to an instant
@@ -76,9 +72,9 @@ enum RetentionClock {
     static func addDate(_ date: Date, in zone: Zone, years: Int, months: Int, days: Int) -> Date {
         let start = civil(date, in: zone)
         let monthIndex = start.month - 1 + months
-        let year = start.year + years + floorDivide(monthIndex, 12)
-        let month = floorModulo(monthIndex, 12) + 1
-        let dayNumber = daysFromCivil(year: year, month: month, day: 1) + start.day - 1 + days
+        let year = start.year + years + GregorianCalendar.floorDivide(monthIndex, 12)
+        let month = GregorianCalendar.floorModulo(monthIndex, 12) + 1
+        let dayNumber = GregorianCalendar.dayNumber(year: year, month: month, day: 1) + start.day - 1 + days
         let wall = dayNumber * 86_400 + start.secondOfDay
         return Date(timeIntervalSince1970: Double(resolve(wall: wall, in: zone)) + start.fraction)
     }
@@ -91,34 +87,4 @@ enum RetentionClock {
         let guess = zone.offset(at: wall)
         return wall - zone.offset(at: wall - guess)
     }
-
-    /// Days since 1970-01-01 of a proleptic Gregorian date (month 1...12, any day within it).
-    static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
-        let y = month <= 2 ? year - 1 : year
-        let era = floorDivide(y, 400)
-        let yearOfEra = y - era * 400
-        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146_097 + dayOfEra - 719_468
-    }
-
-    /// The proleptic Gregorian date of a day number (days since 1970-01-01).
-    static func civilFromDays(_ dayNumber: Int) -> (year: Int, month: Int, day: Int) {
-        let z = dayNumber + 719_468
-        let era = floorDivide(z, 146_097)
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1_460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let shiftedMonth = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * shiftedMonth + 2) / 5 + 1
-        let month = shiftedMonth < 10 ? shiftedMonth + 3 : shiftedMonth - 9
-        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
-    }
-
-    static func floorDivide(_ a: Int, _ b: Int) -> Int {
-        let quotient = a / b
-        return (a % b != 0 && (a < 0) != (b < 0)) ? quotient - 1 : quotient
-    }
-
-    static func floorModulo(_ a: Int, _ b: Int) -> Int { a - floorDivide(a, b) * b }
 }

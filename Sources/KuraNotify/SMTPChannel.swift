@@ -1,4 +1,5 @@
 import CCurl
+import KuraCurl
 import Foundation
 import KuraCore
 

@@ -1,4 +1,5 @@
 import CCurl
+import KuraCurl
 import Foundation
 import KuraCore
 
@@ -58,24 +59,17 @@ public struct WebhookChannel: NotificationChannel {
         }
         let (body, ours) = Self.request(message, format: format)
         let own = Set(headers.keys.map { $0.lowercased() })
-        var lines = ours.filter { !own.contains($0.0.lowercased()) }.map { "\($0.0): \($0.1)" }
-        lines += headers.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }
-        lines.append("Expect:")  // no "100-continue" round trip
-        let url = self.url, timeout = max(1, timeoutSeconds), allHeaders = lines
+        var fields = ours.filter { !own.contains($0.0.lowercased()) }.map { (name: $0.0, value: $0.1) }
+        fields += headers.sorted { $0.key < $1.key }.map { (name: $0.key, value: $0.value) }
+        // HTTPClient adds "Expect:" (no "100-continue" round trip), refuses redirects and other protocols.
+        let request = HTTPRequest("POST", url, headers: fields, body: body, timeoutSeconds: max(1, timeoutSeconds),
+                                  connectTimeoutSeconds: 10)
 
         let result: (code: Int, body: [UInt8])
         do {
             result = try await BlockingThread.run {
-                let curl = try CurlEasy(responseLimit: 4096)
-                try curl.allowProtocols("http,https")
-                try curl.set(CURLOPT_URL, url)
-                try curl.set(CURLOPT_USERAGENT, "kura")
-                try curl.set(CURLOPT_HTTPHEADER, list: allHeaders)
-                try curl.setPostBody(body)
-                try curl.set(CURLOPT_FOLLOWLOCATION, 0)
-                try curl.set(CURLOPT_TIMEOUT, timeout)
-                try curl.set(CURLOPT_CONNECTTIMEOUT, min(timeout, 10))
-                return try curl.perform()
+                let response = try HTTPClient(responseLimit: 4096).send(request)
+                return (response.status, response.body)
             }
         } catch let failure as CurlEasy.Failure {
             throw KuraError(.io, scrub("webhook \(endpoint) failed: \(failure.text)"),

@@ -1,4 +1,5 @@
 import Foundation
+import KuraCore
 
 /// Where the time comes from: the system clock in production, a fixed or stepping clock in tests.
 public struct RunClock: Sendable {
@@ -33,7 +34,7 @@ public struct Schedule: Sendable {
     public func next(after date: Date) -> Date? {
         guard !expressions.isEmpty else { return nil }
         let t = Int(date.timeIntervalSince1970.rounded(.down))
-        let startDay = Schedule.floorDiv(t + timeZone.secondsFromGMT(for: date), 86_400) - 1
+        let startDay = GregorianCalendar.dayNumber(seconds: t, offset: timeZone.secondsFromGMT(for: date)) - 1
         for day in startDay...(startDay + Schedule.searchDays) {
             if let first = firings(onDay: day).first(where: { $0 > t }) { return Date(timeIntervalSince1970: Double(first)) }
         }
@@ -44,7 +45,7 @@ public struct Schedule: Sendable {
     public func previous(atOrBefore date: Date) -> Date? {
         guard !expressions.isEmpty else { return nil }
         let t = Int(date.timeIntervalSince1970.rounded(.down))
-        let startDay = Schedule.floorDiv(t + timeZone.secondsFromGMT(for: date), 86_400) + 1
+        let startDay = GregorianCalendar.dayNumber(seconds: t, offset: timeZone.secondsFromGMT(for: date)) + 1
         for day in stride(from: startDay, through: startDay - Schedule.searchDays, by: -1) {
             if let last = firings(onDay: day).last(where: { $0 <= t }) { return Date(timeIntervalSince1970: Double(last)) }
         }
@@ -53,8 +54,8 @@ public struct Schedule: Sendable {
 
     /// Every firing (seconds since 1970, sorted, unique) of the local civil day `day` (days since 1970-01-01).
     func firings(onDay day: Int) -> [Int] {
-        let (y, m, d) = Schedule.civil(fromDays: day)
-        let weekday = Schedule.floorMod(day + 4, 7)  // 1970-01-01 was a Thursday
+        let (y, m, d) = GregorianCalendar.date(dayNumber: day)
+        let weekday = GregorianCalendar.weekday(dayNumber: day)
         var out = Set<Int>()
         for e in expressions where e.matchesDay(year: y, month: m, day: d, weekday: weekday) {
             for h in e.sortedHours {
@@ -92,31 +93,10 @@ public struct Schedule: Sendable {
 
     private func offsetsMatch(_ instant: Int, _ wall: Int) -> Bool { instant + offset(instant) == wall }
 
-    // MARK: - Civil dates
+    // MARK: - Civil dates (KuraCore's GregorianCalendar; these names stay for callers such as the runner)
 
-    static func floorDiv(_ a: Int, _ b: Int) -> Int { a >= 0 ? a / b : -((-a + b - 1) / b) }
-    static func floorMod(_ a: Int, _ b: Int) -> Int { a - floorDiv(a, b) * b }
-
-    static func civil(fromDays z0: Int) -> (year: Int, month: Int, day: Int) {
-        let z = z0 + 719_468
-        let era = floorDiv(z, 146_097)
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let d = doy - (153 * mp + 2) / 5 + 1
-        let m = mp < 10 ? mp + 3 : mp - 9
-        return (yoe + era * 400 + (m <= 2 ? 1 : 0), m, d)
-    }
-
-    static func days(year: Int, month: Int, day: Int) -> Int {
-        let y = month <= 2 ? year - 1 : year
-        let era = floorDiv(y, 400)
-        let yoe = y - era * 400
-        let doy = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        return era * 146_097 + doe - 719_468
-    }
+    static func floorDiv(_ a: Int, _ b: Int) -> Int { GregorianCalendar.floorDivide(a, b) }
+    static func floorMod(_ a: Int, _ b: Int) -> Int { GregorianCalendar.floorModulo(a, b) }
 }
 
 /// Whether a source is due in a `kura run --due`.

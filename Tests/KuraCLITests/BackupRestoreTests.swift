@@ -1,4 +1,5 @@
 import Foundation
+import KuraTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -182,7 +183,7 @@ struct BackupRestoreTests {
             let src = try makeSampleTree(at: s.path("src"), seed: 3)
             let first = try await s.backup([src])
             #expect((first["summary"] as? [String: Any])?["blobsAdded"] as? Int ?? 0 >= 10, "\(first)")
-            var big = pseudoRandomBytes(2_500_000, seed: 3)
+            var big = randomBytes(2_500_000, seed: 3)
             for i in 1_300_000..<1_300_016 { big[i] ^= 0xFF }
             try RawFS.write(Array((src + "/data/big.bin").utf8), big)
             let second = try await s.backup([src])
@@ -191,7 +192,7 @@ struct BackupRestoreTests {
             #expect(added > 0 && added <= 2 * 512 * 1024, "a 16-byte change stored \(added) bytes: \(summary)")
             #expect(try await s.cat("latest:\(src)/data/big.bin") == Data(big))
             let firstID = try #require(first["snapshot"] as? String)
-            #expect(try await s.cat("\(firstID.prefix(8)):\(src)/data/big.bin") == Data(pseudoRandomBytes(2_500_000, seed: 3)))
+            #expect(try await s.cat("\(firstID.prefix(8)):\(src)/data/big.bin") == Data(randomBytes(2_500_000, seed: 3)))
 
             let stats = try await s.kuraOK(["stats", "--json"]).jsonObject()
             #expect(stats["snapshots"] as? Int == 2)
@@ -327,11 +328,11 @@ struct BackupRestoreTests {
     /// Backups take shared locks: several at once into one repository all succeed and all restore.
     @Test func concurrentBackupsIntoOneRepositoryAllSucceed() async throws {
         try await withRepository { s in
-            let shared = pseudoRandomBytes(1_200_000, seed: 99)
+            let shared = randomBytes(1_200_000, seed: 99)
             var sources: [(path: String, own: [UInt8])] = []
             for i in 0..<3 {
                 let dir = s.path("src\(i)")
-                let own = pseudoRandomBytes(700_000, seed: UInt64(100 + i))
+                let own = randomBytes(700_000, seed: UInt64(100 + i))
                 try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
                 try Data(own).write(to: URL(fileURLWithPath: dir + "/own.bin"))
                 try Data(shared).write(to: URL(fileURLWithPath: dir + "/shared.bin"))

@@ -1,4 +1,5 @@
 import Foundation
+import KuraTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -7,196 +8,9 @@ import Glibc
 import Darwin
 #endif
 
-// Helpers for the command-line end-to-end tests: find the built `kura`, run it (and other tools)
-// as child processes in private temporary folders, and build and compare file trees.
-
-// MARK: - Locating the binary
-
-enum KuraBinary {
-    /// The `kura` executable built with the tests (the test target depends on it, so it is up to date).
-    static let url: URL = locate()
-
-    private static func isExecutableFile(_ url: URL) -> Bool {
-        var isDirectory: ObjCBool = false
-        return FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) && !isDirectory.boolValue
-            && FileManager.default.isExecutableFile(atPath: url.path)
-    }
-
-    private static func locate() -> URL {
-        var candidates: [URL] = []
-        // 1. Next to the running test product (.build/<triple>/<configuration>/).
-        if let executable = Bundle.main.executableURL {
-            candidates.append(executable.deletingLastPathComponent().appendingPathComponent("kura"))
-        }
-        for bundle in Bundle.allBundles where bundle.bundleURL.pathExtension == "xctest" {
-            candidates.append(bundle.bundleURL.deletingLastPathComponent().appendingPathComponent("kura"))
-        }
-        // 2. The package's default build folder, found from this source file.
-        let packageRoot = URL(fileURLWithPath: #filePath)
-            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        candidates.append(packageRoot.appendingPathComponent(".build/debug/kura"))
-        if let found = candidates.first(where: isExecutableFile) { return found }
-        // 3. Ask SwiftPM where it puts products.
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["swift", "build", "--show-bin-path"]
-        process.currentDirectoryURL = packageRoot
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
-        if (try? process.run()) != nil {
-            let data = pipe.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            let binPath = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            let url = URL(fileURLWithPath: binPath).appendingPathComponent("kura")
-            if isExecutableFile(url) { return url }
-        }
-        return packageRoot.appendingPathComponent(".build/debug/kura")  // fails visibly in the first run
-    }
-}
-
-// MARK: - Running processes
-
-/// What a finished child process left behind.
-struct RunResult: Sendable, CustomStringConvertible {
-    var arguments: [String]
-    var status: Int32
-    var stdout: Data
-    var stderr: Data
-
-    var out: String { String(decoding: stdout, as: UTF8.self) }
-    var err: String { String(decoding: stderr, as: UTF8.self) }
-    /// Standard output and standard error together (for searching messages).
-    var all: String { out + err }
-
-    var description: String {
-        "`\(arguments.joined(separator: " "))` exited \(status)\n--- stdout:\n\(out.prefix(4000))\n--- stderr:\n\(err.prefix(4000))"
-    }
-
-    /// Standard output as one JSON document.
-    func json() throws -> Any {
-        try JSONSerialization.jsonObject(with: stdout, options: [.fragmentsAllowed])
-    }
-
-    func jsonObject() throws -> [String: Any] {
-        try #require(try json() as? [String: Any], "not a JSON object: \(self)")
-    }
-
-    func jsonArray() throws -> [[String: Any]] {
-        try #require(try json() as? [[String: Any]], "not a JSON array of objects: \(self)")
-    }
-
-    /// Standard output as JSON Lines (one object per line), the form `kura ls --json` writes.
-    func jsonLines() throws -> [[String: Any]] {
-        try out.split(separator: "\n", omittingEmptySubsequences: true).map { line in
-            try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "line is not a JSON object: \(line)")
-        }
-    }
-}
-
-/// Lets a `Process` cross into the termination handler and the watchdog.
-private final class ProcessBox: @unchecked Sendable {
-    let process: Process
-    init(_ process: Process) { self.process = process }
-}
-
-/// Where a child's standard input, output or error goes.
-enum ChildIO {
-    case null
-    case file(URL)
-    case handle(Pipe)
-}
-
-enum ChildProcess {
-    /// Seconds after which a child is killed (a hang becomes a failure, not a stuck test run).
-    static let timeout: Double = 600  // a hang guard only; a loaded 2-core CI machine is slow
-
-    /// Starts `executable` and returns once it has exited. Standard input is /dev/null unless given.
-    static func start(_ executable: URL, _ arguments: [String], environment: [String: String],
-                      directory: URL? = nil, stdin: ChildIO = .null, stdout: ChildIO, stderr: ChildIO) throws -> Launched {
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        process.environment = environment
-        if let directory { process.currentDirectoryURL = directory }
-        func attach(_ stream: ChildIO, output: Bool) throws -> Any {
-            switch stream {
-            case .null: return FileHandle.nullDevice
-            case .file(let url):
-                if output {
-                    FileManager.default.createFile(atPath: url.path, contents: nil)
-                    return try FileHandle(forWritingTo: url)
-                }
-                return try FileHandle(forReadingFrom: url)
-            case .handle(let pipe): return pipe
-            }
-        }
-        process.standardInput = try attach(stdin, output: false)
-        process.standardOutput = try attach(stdout, output: true)
-        process.standardError = try attach(stderr, output: true)
-        let launched = Launched(box: ProcessBox(process))
-        process.terminationHandler = { p in launched.finished(p.terminationStatus) }
-        try process.run()
-        for handle in [process.standardInput, process.standardOutput, process.standardError] {
-            if let h = handle as? FileHandle, h !== FileHandle.nullDevice { try? h.close() }
-        }
-        let box = launched.box
-        DispatchQueue.global().asyncAfter(deadline: .now() + timeout) {
-            if box.process.isRunning { box.process.terminate() }
-        }
-        return launched
-    }
-
-    /// A started child; `wait()` suspends (without blocking a thread) until it exits.
-    final class Launched: @unchecked Sendable {
-        fileprivate let box: ProcessBox
-        private let lock = NSLock()
-        private var status: Int32?
-        private var waiter: CheckedContinuation<Int32, Never>?
-
-        fileprivate init(box: ProcessBox) { self.box = box }
-
-        fileprivate func finished(_ code: Int32) {
-            lock.lock()
-            status = code
-            let w = waiter
-            waiter = nil
-            lock.unlock()
-            w?.resume(returning: code)
-        }
-
-        func wait() async -> Int32 {
-            await withCheckedContinuation { (c: CheckedContinuation<Int32, Never>) in
-                lock.lock()
-                if let status {
-                    lock.unlock()
-                    c.resume(returning: status)
-                } else {
-                    waiter = c
-                    lock.unlock()
-                }
-            }
-        }
-    }
-
-    /// Runs a program to completion, capturing its output through files (no pipe can fill up).
-    static func run(_ executable: URL, _ arguments: [String], environment: [String: String],
-                    directory: URL? = nil, stdin: ChildIO = .null, scratch: URL) async throws -> RunResult {
-        let id = UUID().uuidString
-        let outURL = scratch.appendingPathComponent("stdout-\(id)")
-        let errURL = scratch.appendingPathComponent("stderr-\(id)")
-        defer {
-            try? FileManager.default.removeItem(at: outURL)
-            try? FileManager.default.removeItem(at: errURL)
-        }
-        let launched = try start(executable, arguments, environment: environment, directory: directory,
-                                 stdin: stdin, stdout: .file(outURL), stderr: .file(errURL))
-        let status = await launched.wait()
-        return RunResult(arguments: [executable.lastPathComponent] + arguments, status: status,
-                         stdout: (try? Data(contentsOf: outURL)) ?? Data(),
-                         stderr: (try? Data(contentsOf: errURL)) ?? Data())
-    }
-}
+// Helpers for the command-line end-to-end tests: a private sandbox per test that runs the built `kura`
+// (and other tools) as child processes, and building and comparing file trees. The binary, the process
+// runner, random bytes and raw-byte file calls come from KuraTestSupport.
 
 // MARK: - A private sandbox per test
 
@@ -300,7 +114,7 @@ final class Sandbox: @unchecked Sendable {
         if let dash = arguments.firstIndex(of: "--"), let location {
             args = Array(arguments[..<dash]) + ["--repo", location] + Array(arguments[dash...])
         }
-        return try await ChildProcess.run(KuraBinary.url, args, environment: try environment(password, extra: extra),
+        return try await TestProcess.run(KuraBinary.url, args, environment: try environment(password, extra: extra),
                                           directory: directory, scratch: scratch)
     }
 
@@ -317,7 +131,7 @@ final class Sandbox: @unchecked Sendable {
     func run(_ program: String, _ arguments: [String], stdin: ChildIO = .null) async throws -> RunResult {
         let exe = program.hasPrefix("/") ? URL(fileURLWithPath: program) : URL(fileURLWithPath: "/usr/bin/env")
         let args = program.hasPrefix("/") ? arguments : [program] + arguments
-        return try await ChildProcess.run(exe, args, environment: try environment(.none), stdin: stdin, scratch: scratch)
+        return try await TestProcess.run(exe, args, environment: try environment(.none), stdin: stdin, scratch: scratch)
     }
 
     /// `kura init`, required to succeed.
@@ -351,10 +165,10 @@ final class Sandbox: @unchecked Sendable {
         defer { for u in [kuraErr, outURL, errURL] { try? FileManager.default.removeItem(at: u) } }
         // The writer first: Foundation closes the parent's write end after launching it, so the
         // reader sees end-of-file when kura exits.
-        let writer = try ChildProcess.start(KuraBinary.url, arguments + ["--repo", repo], environment: try environment(.environment),
+        let writer = try TestProcess.start(KuraBinary.url, arguments + ["--repo", repo], environment: try environment(.environment),
                                             stdout: .handle(pipe), stderr: .file(kuraErr))
         try? pipe.fileHandleForWriting.close()
-        let reader = try ChildProcess.start(URL(fileURLWithPath: "/usr/bin/env"), [program] + programArguments,
+        let reader = try TestProcess.start(URL(fileURLWithPath: "/usr/bin/env"), [program] + programArguments,
                                             environment: try environment(.none), stdin: .handle(pipe),
                                             stdout: .file(outURL), stderr: .file(errURL))
         try? pipe.fileHandleForReading.close()
@@ -381,83 +195,6 @@ func withRepository<T>(_ label: String = #function, _ body: (Sandbox) async thro
 }
 
 // MARK: - Making trees
-
-/// Deterministic pseudo-random bytes (SplitMix64), so big files are incompressible yet reproducible.
-func pseudoRandomBytes(_ count: Int, seed: UInt64) -> [UInt8] {
-    var state = seed
-    var out = [UInt8](repeating: 0, count: count)
-    var i = 0
-    while i < count {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        z ^= z >> 31
-        for _ in 0..<8 where i < count { out[i] = UInt8(truncatingIfNeeded: z); z >>= 8; i += 1 }
-    }
-    return out
-}
-
-/// File-system calls by raw byte path (names need not be UTF-8).
-enum RawFS {
-    static func withPath<T>(_ path: [UInt8], _ body: (UnsafePointer<CChar>) throws -> T) rethrows -> T {
-        try (path + [0]).withUnsafeBufferPointer { buf in
-            try buf.withMemoryRebound(to: CChar.self) { try body($0.baseAddress!) }
-        }
-    }
-
-    static func write(_ path: [UInt8], _ contents: [UInt8], mode: mode_t = 0o644) throws {
-        let fd = withPath(path) { open($0, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode) }
-        guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
-        defer { close(fd) }
-        var done = 0
-        while done < contents.count {
-            let n = contents.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, contents.count - done) }
-            guard n > 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
-            done += n
-        }
-        _ = withPath(path) { chmod($0, mode) }
-    }
-
-    static func read(_ path: [UInt8]) throws -> [UInt8] {
-        let fd = withPath(path) { open($0, O_RDONLY | O_CLOEXEC) }
-        guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
-        defer { close(fd) }
-        var out: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress!, $0.count) }
-            if n < 0 { if errno == EINTR { continue }; throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
-            if n == 0 { break }
-            out += buffer[0..<n]
-        }
-        return out
-    }
-
-    static func names(in directory: [UInt8]) -> [[UInt8]] {
-        guard let dir = withPath(directory, { opendir($0) }) else { return [] }
-        defer { closedir(dir) }
-        var names: [[UInt8]] = []
-        while let entry = readdir(dir) {
-            let name: [UInt8] = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                Array(raw.prefix(while: { $0 != 0 }))
-            }
-            if name != [46] && name != [46, 46] { names.append(name) }
-        }
-        return names.sorted { $0.lexicographicallyPrecedes($1) }
-    }
-
-    static func lstatPath(_ path: [UInt8]) -> stat? {
-        var st = stat()
-        return withPath(path) { lstat($0, &st) } == 0 ? st : nil
-    }
-
-    static func readlinkPath(_ path: [UInt8]) -> [UInt8] {
-        var buffer = [CChar](repeating: 0, count: 4096)
-        let n = withPath(path) { readlink($0, &buffer, buffer.count) }
-        return n > 0 ? buffer[0..<n].map { UInt8(bitPattern: $0) } : []
-    }
-}
 
 /// One entry of a scanned tree, with what a restore must reproduce.
 struct TreeEntry: Equatable, CustomStringConvertible {
@@ -543,7 +280,7 @@ func makeSampleTree(at path: String, seed: UInt64 = 1) throws -> String {
     try put("docs/readme.txt", "kura sample tree\nline two\n")
     try put("docs/notes.txt", String(repeating: "notes that compress well. ", count: 400))
     try put("docs/empty.txt", "", mode: 0o600)
-    try RawFS.write(Array((path + "/data/big.bin").utf8), pseudoRandomBytes(2_500_000, seed: seed))
+    try RawFS.write(Array((path + "/data/big.bin").utf8), randomBytes(2_500_000, seed: seed))
     try put("data/nested/deeper/leaf.txt", "leaf \(seed)\n")
     try put("script.sh", "#!/bin/sh\necho hi\n", mode: 0o755)
     try put("名前 with spaces.txt", "unicode name\n")

@@ -1,4 +1,5 @@
 import Foundation
+import KuraTestSupport
 import Testing
 
 @Suite("kura dump into the real tar")

@@ -1,4 +1,5 @@
 import Foundation
+import KuraTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -9,7 +10,7 @@ import Glibc
 /// ids, a wrong password, a newer format version, a read-only repository.
 @Suite("fault injection: bad command input")
 struct FaultBadCommandInputTests {
-    static let bindUnavailable = FaultMount.bindUnavailableReason
+    static let bindUnavailable = TestMount.bindUnavailableReason
     static let bindReason = Comment(rawValue: "needs a read-only bind mount: \(bindUnavailable ?? "")")
 
     /// A repository with two snapshots of a small tree; returns the tree's path and the snapshot ids.
@@ -119,8 +120,8 @@ struct FaultBadCommandInputTests {
             let (src, ids) = try await prepare(s)
             let ro = s.path("ro")
             try FileManager.default.createDirectory(atPath: ro, withIntermediateDirectories: true)
-            try FaultMount.bindReadOnly(s.repo, ro)
-            defer { FaultMount.unmount(ro) }
+            try TestMount.bindReadOnly(s.repo, ro)
+            defer { TestMount.unmount(ro) }
             func run(_ args: [String]) async throws -> RunResult { try await s.kura(args, repo: .path(ro)) }
 
             // Reading works.

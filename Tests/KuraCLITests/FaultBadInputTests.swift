@@ -1,4 +1,5 @@
 import Foundation
+import KuraTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -62,7 +63,7 @@ struct FaultBadInputTests {
         try await withRepository { s in
             let src = s.path("src")
             let log = src + "/grow.log"
-            let original = pseudoRandomBytes(24_000_000, seed: 5)
+            let original = randomBytes(24_000_000, seed: 5)
             try FileManager.default.createDirectory(atPath: src, withIntermediateDirectories: true)
             try RawFS.write(Array(log.utf8), original)
             let stop = s.path("stop-writer")
@@ -105,7 +106,7 @@ struct FaultBadInputTests {
             let dir = s.path("src/many")
             let count = 2000
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            func content(_ i: Int) -> [UInt8] { pseudoRandomBytes(1000 + i % 2000, seed: UInt64(9000 + i)) }
+            func content(_ i: Int) -> [UInt8] { randomBytes(1000 + i % 2000, seed: UInt64(9000 + i)) }
             for i in 0..<count { try RawFS.write(Array(String(format: "\(dir)/f%05d", i).utf8), content(i)) }
             // A normal backup, timed, tells how long the deleter should take.
             let started = Date()

@@ -1,4 +1,5 @@
 import Foundation
+import KuraTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -25,7 +26,7 @@ struct FaultCorruptionTests {
         let repo = s.path("pristine")
         try await faultKuraOK(s, ["init", "-q", "--pack-size", "1"], repo: repo)
         let src = s.path("src")
-        var rng = FaultRNG(state: seed)
+        var rng = SplitMix64(state: seed)
         var tree = FaultTree(root: src, seed: seed)
         try tree.populate(files: 40, folders: 4, rng: &rng)
         for i in 0..<3 { try tree.write("big/b\(i).bin", size: 700_000) }
@@ -53,7 +54,7 @@ struct FaultCorruptionTests {
 
     /// Flips a random bit, or truncates at a random length (shorter than the file), in `range`.
     /// Returns a description for messages.
-    func damage(_ path: String, truncate: Bool, in range: Range<Int>? = nil, rng: inout FaultRNG) throws -> String {
+    func damage(_ path: String, truncate: Bool, in range: Range<Int>? = nil, rng: inout SplitMix64) throws -> String {
         let size = faultSize(path)
         let r = range ?? 0..<size
         let at = Int.random(in: r, using: &rng)

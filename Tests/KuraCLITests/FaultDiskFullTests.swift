@@ -1,4 +1,5 @@
 import Foundation
+import KuraTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -10,15 +11,15 @@ import Glibc
 /// snapshot is intact, and once there is room again a backup succeeds.
 @Suite("fault injection: the repository's storage is full")
 struct FaultDiskFullTests {
-    static let unavailable = FaultMount.tmpfsUnavailableReason
+    static let unavailable = TestMount.tmpfsUnavailableReason
     static let reason = Comment(rawValue: "needs a tmpfs mount: \(unavailable ?? "")")
 
     /// Runs `body` with an 8 MiB tmpfs mounted in the sandbox, unmounted whatever happens.
     func withTmpfs(_ s: Sandbox, size: String = "8m", _ body: (String) async throws -> Void) async throws {
         let dir = s.path("tmpfs")
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        try FaultMount.mountTmpfs(dir, options: "size=\(size),mode=0700")
-        defer { FaultMount.unmount(dir) }
+        try TestMount.mountTmpfs(dir, options: "size=\(size),mode=0700")
+        defer { TestMount.unmount(dir) }
         try await body(dir)
     }
 

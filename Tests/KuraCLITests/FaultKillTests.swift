@@ -1,4 +1,5 @@
 import Foundation
+import KuraTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -34,7 +35,7 @@ struct FaultKillTests {
     }
 
     /// `cat`s a few files of the snapshot and compares their bytes.
-    func verifyByCat(_ s: Sandbox, _ snap: Completed, src: String, count: Int, rng: inout FaultRNG, context: String) async throws {
+    func verifyByCat(_ s: Sandbox, _ snap: Completed, src: String, count: Int, rng: inout SplitMix64, context: String) async throws {
         for rel in snap.files.keys.sorted().shuffled(using: &rng).prefix(count) {
             let r = try await s.kura(["cat", "\(snap.id):\(src)/\(rel)"])
             #expect(r.status == 0 && r.stdout == Data(FaultTree.contents(snap.files[rel]!)),

@@ -1,4 +1,5 @@
 import Foundation
+import KuraTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -27,10 +28,10 @@ enum FaultConfig {
     }()
 
     /// A generator for one test, derived from the seed and the test's name.
-    static func rng(_ name: String) -> FaultRNG {
+    static func rng(_ name: String) -> SplitMix64 {
         var h: UInt64 = 0xCBF2_9CE4_8422_2325
         for b in name.utf8 { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
-        return FaultRNG(state: seed ^ h)
+        return SplitMix64(state: seed ^ h)
     }
 
     /// python3 from the system (not a shim that depends on $HOME, which the sandbox changes).
@@ -38,18 +39,6 @@ enum FaultConfig {
 
     /// setpriv (util-linux), to run kura as root without the capabilities that bypass file permissions.
     static let setpriv: String? = ["/usr/bin/setpriv", "/bin/setpriv"].first { FileManager.default.isExecutableFile(atPath: $0) }
-}
-
-/// SplitMix64: reproducible from the seed.
-struct FaultRNG: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }
 
 // MARK: - Child processes that can be killed
@@ -294,73 +283,6 @@ func faultPython(_ s: Sandbox, _ source: String, _ arguments: [String] = []) asy
     return child.result(await child.wait(timeout: 120))
 }
 
-// MARK: - Mounts
-
-enum FaultMount {
-    /// nil when this process may mount a tmpfs; otherwise why not.
-    static let tmpfsUnavailableReason: String? = {
-        #if os(Linux)
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("kura-fault-probe-\(UUID().uuidString.prefix(8))").path
-        guard mkdir(dir, 0o700) == 0 else { return "cannot create a probe folder: \(String(cString: strerror(errno)))" }
-        defer { rmdir(dir) }
-        guard Glibc.mount("tmpfs", dir, "tmpfs", 0, "size=64k") == 0 else {
-            return "mount -t tmpfs is not permitted here: \(String(cString: strerror(errno))) (needs root with CAP_SYS_ADMIN)"
-        }
-        _ = umount2(dir, Int32(MNT_DETACH))
-        return nil
-        #else
-        return "tmpfs mounts are Linux only"
-        #endif
-    }()
-
-    /// nil when this process may make a read-only bind mount; otherwise why not.
-    static let bindUnavailableReason: String? = {
-        #if os(Linux)
-        let base = FileManager.default.temporaryDirectory.appendingPathComponent("kura-fault-bind-\(UUID().uuidString.prefix(8))").path
-        let source = base + "-src", target = base + "-ro"
-        guard mkdir(source, 0o700) == 0, mkdir(target, 0o700) == 0 else { return "cannot create probe folders" }
-        defer { rmdir(target); _ = try? FileManager.default.removeItem(atPath: source) }
-        do { try bindReadOnly(source, target) } catch { return "a read-only bind mount is not permitted here: \(error)" }
-        defer { unmount(target) }
-        let fd = open(target + "/probe", O_WRONLY | O_CREAT, 0o600)
-        if fd >= 0 { close(fd); return "the read-only bind mount is writable" }
-        guard errno == EROFS else { return "writing to the read-only bind mount failed with \(String(cString: strerror(errno))), not EROFS" }
-        return nil
-        #else
-        return "bind mounts are Linux only"
-        #endif
-    }()
-
-    static func mountTmpfs(_ dir: String, options: String) throws {
-        #if os(Linux)
-        guard Glibc.mount("tmpfs", dir, "tmpfs", 0, options) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EPERM) }
-        #else
-        throw POSIXError(.ENOTSUP)
-        #endif
-    }
-
-    /// `mount --bind source target && mount -o remount,ro,bind target`.
-    static func bindReadOnly(_ source: String, _ target: String) throws {
-        #if os(Linux)
-        guard Glibc.mount(source, target, nil, UInt(MS_BIND), nil) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EPERM) }
-        guard Glibc.mount(source, target, nil, UInt(MS_REMOUNT | MS_BIND | MS_RDONLY), nil) == 0 else {
-            let e = errno
-            unmount(target)
-            throw POSIXError(POSIXErrorCode(rawValue: e) ?? .EPERM)
-        }
-        #else
-        throw POSIXError(.ENOTSUP)
-        #endif
-    }
-
-    /// Unmounts lazily (open descriptors cannot make it fail).
-    static func unmount(_ dir: String) {
-        #if os(Linux)
-        _ = umount2(dir, Int32(MNT_DETACH))
-        #endif
-    }
-}
-
 // MARK: - Sandboxes in memory
 
 /// `withSandbox`, with the sandbox on a tmpfs of its own when one can be mounted: many small files
@@ -370,13 +292,13 @@ enum FaultMount {
 func withFaultSandbox<T>(_ label: String = #function, size: String = "1g", _ body: (Sandbox) async throws -> T) async throws -> T {
     let sandbox = try Sandbox(label)
     var mounted = false
-    if FaultMount.tmpfsUnavailableReason == nil, (try? FaultMount.mountTmpfs(sandbox.root.path, options: "size=\(size),mode=0755")) != nil {
+    if TestMount.tmpfsUnavailableReason == nil, (try? TestMount.mountTmpfs(sandbox.root.path, options: "size=\(size),mode=0755")) != nil {
         mounted = true
         try FileManager.default.createDirectory(at: sandbox.scratch, withIntermediateDirectories: true)
         try FileManager.default.createDirectory(at: sandbox.home, withIntermediateDirectories: true)
     }
     defer {
-        if mounted { FaultMount.unmount(sandbox.root.path) }
+        if mounted { TestMount.unmount(sandbox.root.path) }
         sandbox.remove()
     }
     return try await body(sandbox)
@@ -445,7 +367,7 @@ struct FaultTree {
 
     var totalBytes: Int { files.values.reduce(0) { $0 + $1.size } }
 
-    static func contents(_ spec: Spec) -> [UInt8] { pseudoRandomBytes(spec.size, seed: spec.seed) }
+    static func contents(_ spec: Spec) -> [UInt8] { randomBytes(spec.size, seed: spec.seed) }
 
     mutating func write(_ rel: String, size: Int) throws {
         nextSeed &+= 0x9E37_79B9
@@ -462,12 +384,12 @@ struct FaultTree {
     }
 
     /// A size: mostly small files, some of a few hundred KB (one chunk each with the default chunker).
-    static func randomSize(_ rng: inout FaultRNG) -> Int {
+    static func randomSize(_ rng: inout SplitMix64) -> Int {
         Int.random(in: 0..<100, using: &rng) < 4 ? Int.random(in: 100_000...300_000, using: &rng) : Int.random(in: 0...16_000, using: &rng)
     }
 
     /// `count` new files in `folders` folders.
-    mutating func populate(files count: Int, folders: Int = 10, rng: inout FaultRNG) throws {
+    mutating func populate(files count: Int, folders: Int = 10, rng: inout SplitMix64) throws {
         for i in 0..<count {
             serial += 1
             try write(String(format: "d%02d/f%06d.bin", i % folders, serial), size: FaultTree.randomSize(&rng))
@@ -475,7 +397,7 @@ struct FaultTree {
     }
 
     /// Adds about `addBytes` of new files, rewrites `modify` files and deletes `delete` files.
-    mutating func mutate(addBytes: Int, modify: Int, delete: Int, rng: inout FaultRNG) throws {
+    mutating func mutate(addBytes: Int, modify: Int, delete: Int, rng: inout SplitMix64) throws {
         var names = files.keys.sorted()
         names.shuffle(using: &rng)
         for rel in names.prefix(delete) { try remove(rel) }

@@ -1,6 +1,7 @@
 import Foundation
 import KuraRepository
 import KuraStore
+import KuraTestSupport
 import Testing
 
 /// The repository lock, tried from outside the process that holds it: every writing command meets

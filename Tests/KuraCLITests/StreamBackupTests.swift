@@ -1,4 +1,5 @@
 import Foundation
+import KuraTestSupport
 import Testing
 
 @Suite("kura backup --stdin-from-command")
@@ -28,7 +29,7 @@ struct StreamBackupTests {
 
     @Test func bigStreamRoundTripsAndDeduplicatesWithAFile() async throws {
         try await withRepository { s in
-            let bytes = pseudoRandomBytes(3_000_000, seed: 11)
+            let bytes = randomBytes(3_000_000, seed: 11)
             let file = s.path("payload.bin")
             try Data(bytes).write(to: URL(fileURLWithPath: file))
             // A path is refused (the name is a plain file name); nothing is saved.

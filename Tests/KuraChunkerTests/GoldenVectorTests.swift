@@ -1,6 +1,7 @@
 import Foundation
 import KuraChunker
 import Testing
+import KuraTestSupport
 
 /// The cut points pinned by `Vectors/golden.json`, which `Vectors/reference_fastcdc.py` (an
 /// independent, literal Python implementation of the definition) generated.

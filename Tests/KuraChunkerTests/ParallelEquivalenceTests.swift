@@ -1,5 +1,6 @@
 import KuraChunker
 import Testing
+import KuraTestSupport
 
 @Suite("Parallel scan equals sequential chunking")
 struct ParallelEquivalenceTests {

@@ -1,5 +1,6 @@
 import KuraChunker
 import Testing
+import KuraTestSupport
 
 @Suite("Parameters")
 struct ParameterTests {

@@ -1,40 +1,13 @@
 import KuraChunker
+import KuraTestSupport
 
-/// SplitMix64, the documented generator behind the golden inputs (and a seedable RNG for the
-/// property tests, so every failure can be replayed from its seed).
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-
-    init(seed: UInt64) {
-        state = seed
-    }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+// SplitMix64 (the documented generator behind the golden inputs, and a seedable RNG for the
+// property tests, so every failure can be replayed from its seed) comes from KuraTestSupport.
 
 /// The input generators of `Vectors/reference_fastcdc.py`.
 enum InputGenerator {
     /// SplitMix64 outputs from `seed`, eight little-endian bytes each, cut to `length`.
-    static func splitmix(seed: UInt64, length: Int) -> [UInt8] {
-        var rng = SplitMix64(seed: seed)
-        var out = [UInt8](repeating: 0, count: length)
-        var index = 0
-        while index < length {
-            var word = rng.next()
-            for _ in 0..<8 where index < length {
-                out[index] = UInt8(truncatingIfNeeded: word)
-                word >>= 8
-                index += 1
-            }
-        }
-        return out
-    }
+    static func splitmix(seed: UInt64, length: Int) -> [UInt8] { randomBytes(length, seed: seed) }
 
     /// Runs of one byte: `r = next()`, byte `r & 0xFF` repeated `1 + (r >> 8) % 4096` times.
     static func runs(seed: UInt64, length: Int) -> [UInt8] {

@@ -1,5 +1,6 @@
 import KuraCrypto
 import Testing
+import KuraTestSupport
 
 @Suite("AES-256-GCM")
 struct AESGCMTests {

@@ -1,6 +1,7 @@
 import Foundation
 import KuraCompression
 import Testing
+import KuraTestSupport
 
 @Suite("Gzip")
 struct GzipTests {
@@ -39,14 +40,13 @@ struct GzipTests {
 
     /// Runs `gzip` with `arguments` on `input` written to a temporary file; returns its stdout.
     private func gzipTool(_ arguments: [String], input: [UInt8]) throws -> [UInt8] {
-        let directory = try makeTemporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let inputURL = directory.appendingPathComponent("input")
-        let outputURL = directory.appendingPathComponent("output")
+        let directory = try TemporaryFolder("kura-crypto-tests")
+        defer { directory.remove() }
+        let inputURL = directory.url.appendingPathComponent("input")
         try Data(input).write(to: inputURL)
-        let status = try run(gzipPath, arguments + [inputURL.path], output: outputURL)
-        #expect(status == 0, "gzip \(arguments) exited with \(status)")
-        return try [UInt8](Data(contentsOf: outputURL))
+        let result = try TestProcess.runBlocking(URL(fileURLWithPath: gzipPath), arguments + [inputURL.path])
+        #expect(result.status == 0, "gzip \(arguments) exited with \(result.status)")
+        return [UInt8](result.stdout)
     }
 
     @Test("what GzipWriter writes, `gzip -dc` decompresses to the same bytes", arguments: [0, 1, 1000, 3 << 20])

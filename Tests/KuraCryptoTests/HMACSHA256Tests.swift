@@ -1,5 +1,6 @@
 import KuraCrypto
 import Testing
+import KuraTestSupport
 
 @Suite("HMAC-SHA-256")
 struct HMACSHA256Tests {

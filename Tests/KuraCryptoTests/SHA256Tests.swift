@@ -1,5 +1,6 @@
 import KuraCrypto
 import Testing
+import KuraTestSupport
 
 @Suite("SHA-256")
 struct SHA256Tests {

@@ -1,5 +1,6 @@
 import KuraCrypto
 import Testing
+import KuraTestSupport
 
 @Suite("SecureRandom")
 struct SecureRandomTests {

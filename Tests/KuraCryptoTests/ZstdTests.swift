@@ -1,5 +1,6 @@
 import KuraCompression
 import Testing
+import KuraTestSupport
 
 @Suite("Zstd")
 struct ZstdTests {

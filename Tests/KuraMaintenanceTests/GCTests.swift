@@ -6,6 +6,7 @@ import KuraRepository
 import KuraRestorer
 import KuraStore
 import Testing
+import KuraTestSupport
 
 @Suite("gc and repair")
 struct GCTests {
@@ -41,7 +42,7 @@ struct GCTests {
         let restored = try await restoreAll(repo, second, into: f.root + "/restore")
         #expect(restored.errors.isEmpty)
         for i in 0..<10 {
-            #expect(FileManager.default.contents(atPath: "\(f.root)/restore\(f.root)/src/keep-\(i)") == Data(bytes(100_000, seed: 10 &+ UInt64(i))))
+            #expect(FileManager.default.contents(atPath: "\(f.root)/restore\(f.root)/src/keep-\(i)") == Data(randomBytes(100_000, seed: 10 &+ UInt64(i))))
         }
         // Nothing left to do the second time.
         let again = try await GarbageCollector(repository: try await f.reopen(), options: options).run()
@@ -57,7 +58,7 @@ struct GCTests {
         let repo = try await f.reopen()
         try await repo.withLock(.shared) { _ in
             try await repo.loadIndex()
-            for i in 0..<5 { _ = try await repo.saveBlob(.data, bytes(300_000, seed: 900 + UInt64(i))) }
+            for i in 0..<5 { _ = try await repo.saveBlob(.data, randomBytes(300_000, seed: 900 + UInt64(i))) }
             _ = try await repo.flushPacks()
         }
         let warned = try await Checker(repository: try await f.reopen(), options: CheckOptions()).run()

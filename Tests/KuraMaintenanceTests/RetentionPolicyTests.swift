@@ -1,6 +1,7 @@
 import Foundation
 @testable import KuraMaintenance
 import Testing
+import KuraCore
 
 /// Berlin has daylight saving time: 2021-03-28 02:00 CET → 03:00 CEST, 2021-10-31 03:00 CEST → 02:00 CET.
 private let berlinZone = TimeZone(identifier: "Europe/Berlin")!
@@ -343,8 +344,8 @@ struct RetentionRuleTests {
     func calendarArithmetic() {
         var iso = Calendar(identifier: .iso8601)
         iso.timeZone = TimeZone(identifier: "UTC")!
-        let first = RetentionClock.daysFromCivil(year: 1600, month: 1, day: 1)
-        let last = RetentionClock.daysFromCivil(year: 2400, month: 12, day: 31)
+        let first = GregorianCalendar.dayNumber(year: 1600, month: 1, day: 1)
+        let last = GregorianCalendar.dayNumber(year: 2400, month: 12, day: 31)
         for day in stride(from: first, through: last, by: 3) {
             let date = Date(timeIntervalSince1970: Double(day) * 86_400 + 43_200)
             let parts = iso.dateComponents([.year, .month, .day, .yearForWeekOfYear, .weekOfYear], from: date)
@@ -352,7 +353,7 @@ struct RetentionRuleTests {
             let week = RetentionClock.isoWeek(dayNumber: day)
             guard civil.year == parts.year, civil.month == parts.month, civil.day == parts.day,
                   week.year == parts.yearForWeekOfYear, week.week == parts.weekOfYear,
-                  RetentionClock.daysFromCivil(year: civil.year, month: civil.month, day: civil.day) == day else {
+                  GregorianCalendar.dayNumber(year: civil.year, month: civil.month, day: civil.day) == day else {
                 Issue.record("day \(day): \(civil) \(week) vs \(parts)")
                 return
             }
@@ -363,7 +364,7 @@ struct RetentionRuleTests {
     func goTimeResolution() {
         let zone = RetentionClock.Zone.named(berlinZone)
         func wall(_ y: Int, _ m: Int, _ d: Int, _ h: Int, _ mi: Int) -> Int {
-            RetentionClock.daysFromCivil(year: y, month: m, day: d) * 86_400 + h * 3_600 + mi * 60
+            GregorianCalendar.dayNumber(year: y, month: m, day: d) * 86_400 + h * 3_600 + mi * 60
         }
         // restic --time "2023-03-26 02:30:00" (in the gap) records 03:30+02:00, i.e. 01:30 UTC.
         #expect(RetentionClock.resolve(wall: wall(2023, 3, 26, 2, 30), in: zone) == Int(utc(2023, 3, 26, 1, 30).timeIntervalSince1970))

@@ -3,6 +3,7 @@ import KuraArchiver
 import KuraChunker
 import KuraRepository
 import KuraStore
+import KuraTestSupport
 
 /// A repository in a temporary folder, with fast keys and small chunks and packs.
 final class Fixture {
@@ -27,7 +28,7 @@ final class Fixture {
     /// Writes `count` files of random bytes into src/NAME-i.
     func write(_ name: String, count: Int, size: Int, seed: UInt64) throws {
         for i in 0..<count {
-            try Data(bytes(size, seed: seed &+ UInt64(i))).write(to: URL(fileURLWithPath: "\(root)/src/\(name)-\(i)"))
+            try Data(randomBytes(size, seed: seed &+ UInt64(i))).write(to: URL(fileURLWithPath: "\(root)/src/\(name)-\(i)"))
         }
     }
 
@@ -45,14 +46,4 @@ final class Fixture {
         b[position ?? b.count / 3] ^= 0x40
         try await store.put(key, data: b)
     }
-}
-
-func bytes(_ count: Int, seed: UInt64) -> [UInt8] {
-    var state = seed &* 0x9E3779B97F4A7C15 &+ 1
-    var out = [UInt8](); out.reserveCapacity(count + 8)
-    while out.count < count {
-        state ^= state << 13; state ^= state >> 7; state ^= state << 17
-        withUnsafeBytes(of: state) { out.append(contentsOf: $0) }
-    }
-    return Array(out.prefix(count))
 }

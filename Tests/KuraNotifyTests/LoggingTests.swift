@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Testing
 @testable import KuraNotify
+import KuraTestSupport
 
 /// Logging: line formats, rotation, the in-memory tail. Most tests use a sink of their own (not the
 /// process-wide one), so they run in parallel with everything else.
@@ -16,7 +17,7 @@ struct LoggingTests {
     }
 
     @Test func textLinesKeepMetadataOnOneLine() throws {
-        let scratch = try Scratch()
+        let scratch = try TemporaryFolder("kura-notify")
         let sink = LogSink()
         sink.configure(level: .info, format: .text, standardError: false, logFile: scratch.file("kura.log"), maxBytes: 1 << 20, keep: 3)
         var log = logger(sink, "kura.run")
@@ -36,7 +37,7 @@ struct LoggingTests {
     }
 
     @Test func jsonLinesParse() throws {
-        let scratch = try Scratch()
+        let scratch = try TemporaryFolder("kura-notify")
         let sink = LogSink()
         sink.configure(level: .debug, format: .json, standardError: false, logFile: scratch.file("kura.log"), maxBytes: 1 << 20, keep: 3)
         let log = logger(sink, "kura.notify")
@@ -61,7 +62,7 @@ struct LoggingTests {
     }
 
     @Test func fileRotatesBySizeKeepingNFiles() throws {
-        let scratch = try Scratch()
+        let scratch = try TemporaryFolder("kura-notify")
         let path = scratch.file("logs/kura.log")  // the folder is created
         let sink = LogSink()
         sink.configure(level: .info, format: .text, standardError: false, logFile: path, maxBytes: 2048, keep: 3)
@@ -86,7 +87,7 @@ struct LoggingTests {
     }
 
     @Test func keepOneTruncatesAndMovedFilesAreReopened() throws {
-        let scratch = try Scratch()
+        let scratch = try TemporaryFolder("kura-notify")
         let path = scratch.file("kura.log")
         let sink = LogSink()
         sink.configure(level: .info, format: .text, standardError: false, logFile: path, maxBytes: 1024, keep: 1)
@@ -117,7 +118,7 @@ struct LoggingTests {
     }
 
     @Test func levelFiltersTheOutputsButTheTailKeepsInfo() throws {
-        let scratch = try Scratch()
+        let scratch = try TemporaryFolder("kura-notify")
         let sink = LogSink()
         sink.configure(level: .warning, format: .text, standardError: false, logFile: scratch.file("kura.log"), maxBytes: 1 << 20, keep: 2)
         var log = logger(sink)
@@ -136,7 +137,7 @@ struct LoggingTests {
     }
 
     @Test func unusableLogFileIsReported() throws {
-        let scratch = try Scratch()
+        let scratch = try TemporaryFolder("kura-notify")
         _ = FileManager.default.createFile(atPath: scratch.file("plain-file"), contents: Data())
         let problem = LogSink().configure(level: .info, format: .text, standardError: false,
                                           logFile: scratch.file("plain-file/kura.log"), maxBytes: 4096, keep: 2)
@@ -146,7 +147,7 @@ struct LoggingTests {
     /// The process-wide set-up, once (swift-log allows one bootstrap per process): it is put back to
     /// standard error only at the end.
     @Test func bootstrapRoutesSwiftLogAndKeepsTheTail() throws {
-        let scratch = try Scratch()
+        let scratch = try TemporaryFolder("kura-notify")
         let path = scratch.file("kura.log")
         KuraLogging.bootstrap(level: .info, format: .text, logFile: path, maxBytes: 4096, keep: 2, standardError: false)
         defer { KuraLogging.bootstrap(level: .info, format: .text, logFile: nil) }

@@ -1,11 +1,12 @@
 import Foundation
 import Testing
 @testable import KuraNotify
+import KuraTestSupport
 
 @Suite("notifier: choosing channels, isolating failures, test messages")
 struct NotifierTests {
     @Test func aBrokenChannelDoesNotStopTheOthers() async throws {
-        let scratch = try Scratch()
+        let scratch = try TemporaryFolder("kura-notify")
         let mailServer = try TestServer.smtp()
         defer { mailServer.stop() }
         let hookServer = try TestServer.http()
@@ -34,7 +35,7 @@ struct NotifierTests {
     }
 
     @Test func failureChannelsStayQuietWhenAllIsWell() async throws {
-        let scratch = try Scratch()
+        let scratch = try TemporaryFolder("kura-notify")
         let hookServer = try TestServer.http()
         defer { hookServer.stop() }
         let keeping = try scratch.script("keeping", "cat > '\(scratch.file("kept.eml"))'")
@@ -54,7 +55,7 @@ struct NotifierTests {
     }
 
     @Test func testMessageGoesToEveryChannel() async throws {
-        let scratch = try Scratch()
+        let scratch = try TemporaryFolder("kura-notify")
         let mailServer = try TestServer.smtp()
         defer { mailServer.stop() }
         let keeping = try scratch.script("keeping", "cat > '\(scratch.file("kept.eml"))'")

@@ -1,66 +1,28 @@
 import Foundation
 import Testing
 @testable import KuraNotify
+import KuraTestSupport
 
-// Helpers for the notification tests: private temporary folders, the Python test servers (a real
+// Helpers for the notification tests: the Python test servers (a real
 // SMTP server and a real HTTP server on loopback, each on a free port), a self-signed certificate,
 // and reports to send.
 
-/// A private temporary folder, removed when the test ends.
-final class Scratch {
-    let url: URL
-    var path: String { url.path }
-
-    init() throws {
-        url = FileManager.default.temporaryDirectory.appendingPathComponent("kura-notify-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    }
-
-    deinit { try? FileManager.default.removeItem(at: url) }
-
-    func file(_ name: String) -> String { url.appendingPathComponent(name).path }
-
-    /// Writes an executable shell script and returns its path.
-    func script(_ name: String, _ body: String) throws -> String {
-        let path = file(name)
-        try ("#!/bin/sh\n" + body + "\n").write(toFile: path, atomically: true, encoding: .utf8)
-        chmod(path, 0o755)
-        return path
-    }
-}
-
 /// The folder of this file (the Python helpers live beside it).
 let testsFolder = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-
-/// Runs a command to completion; returns its exit status and combined output.
-@discardableResult
-func runTool(_ arguments: [String]) throws -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    process.standardInput = FileHandle.nullDevice
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-}
 
 /// One of the Python test servers, started on a free loopback port; stopped on `stop()` or deinit
 /// (and it stops by itself when the test process goes away: it watches its standard input).
 final class TestServer: @unchecked Sendable {
     let process = Process()
     let port: Int
-    let outbox: Scratch
+    let outbox: TemporaryFolder
     private let input = Pipe()
     private let output = Pipe()
     private let errors: String
 
     /// Starts `script` (in this folder) with the outbox folder as first argument and `arguments` after it.
     init(script: String, _ arguments: [String] = []) throws {
-        outbox = try Scratch()
+        outbox = try TemporaryFolder("kura-notify")
         let errorFile = outbox.file("server.stderr")
         _ = FileManager.default.createFile(atPath: errorFile, contents: nil)
         errors = errorFile
@@ -132,13 +94,13 @@ struct TestCertificate {
     let certificate: String
     let key: String
 
-    init(in scratch: Scratch) throws {
+    init(in scratch: TemporaryFolder) throws {
         certificate = scratch.file("cert.pem")
         key = scratch.file("key.pem")
-        let result = try runTool(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+        let result = try TestProcess.command(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
                                   "-keyout", key, "-out", certificate, "-days", "1", "-subj", "/CN=localhost",
                                   "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
-        guard result.status == 0 else { throw TestServerError(text: "openssl failed: \(result.output)") }
+        guard result.status == 0 else { throw TestServerError(text: "openssl failed: \(result.all)") }
     }
 }
 
@@ -164,9 +126,9 @@ func parseMail(_ path: String) throws -> [String: Any] {
     from smtp_server import parse_message
     print(json.dumps(parse_message(open(sys.argv[2], 'rb').read()), ensure_ascii=False))
     """
-    let result = try runTool(["python3", "-c", code, testsFolder.path, path])
-    guard result.status == 0 else { throw TestServerError(text: "parsing \(path) failed: \(result.output)") }
-    return try #require(try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any])
+    let result = try TestProcess.command(["python3", "-c", code, testsFolder.path, path])
+    guard result.status == 0 else { throw TestServerError(text: "parsing \(path) failed: \(result.all)") }
+    return try #require(try JSONSerialization.jsonObject(with: result.stdout) as? [String: Any])
 }
 
 enum Sample {

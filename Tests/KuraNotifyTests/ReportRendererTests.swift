@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import KuraNotify
+import KuraTestSupport
 
 @Suite("report rendering: subjects, text, HTML, JSON")
 struct ReportRendererTests {

@@ -2,6 +2,7 @@ import Foundation
 import KuraCore
 import Testing
 @testable import KuraNotify
+import KuraTestSupport
 
 /// Reports sent to a real SMTP server (aiosmtpd) on loopback, parsed back with Python's e-mail package.
 @Suite("SMTP channel against a real SMTP server")
@@ -63,7 +64,7 @@ struct SMTPChannelTests {
     }
 
     @Test func starttlsWithLoginAuthAndAPrivateCA() async throws {
-        let scratch = try Scratch()
+        let scratch = try TemporaryFolder("kura-notify")
         let cert = try TestCertificate(in: scratch)
         let server = try TestServer.smtp(["--starttls", cert.certificate, cert.key, "--auth", "kura", "pässword s3cret", "--auth-mechanisms", "LOGIN"])
         defer { server.stop() }
@@ -78,7 +79,7 @@ struct SMTPChannelTests {
     }
 
     @Test func starttlsWithPlainAuthSkippingVerification() async throws {
-        let scratch = try Scratch()
+        let scratch = try TemporaryFolder("kura-notify")
         let cert = try TestCertificate(in: scratch)
         let server = try TestServer.smtp(["--starttls", cert.certificate, cert.key, "--auth", "kura", "s3cret", "--auth-mechanisms", "PLAIN"])
         defer { server.stop() }
@@ -90,7 +91,7 @@ struct SMTPChannelTests {
     }
 
     @Test func implicitTLS() async throws {
-        let scratch = try Scratch()
+        let scratch = try TemporaryFolder("kura-notify")
         let cert = try TestCertificate(in: scratch)
         let server = try TestServer.smtp(["--implicit-tls", cert.certificate, cert.key, "--auth", "kura", "s3cret"])
         defer { server.stop() }
@@ -102,7 +103,7 @@ struct SMTPChannelTests {
     }
 
     @Test func wrongPasswordFailsClearlyWithoutShowingIt() async throws {
-        let scratch = try Scratch()
+        let scratch = try TemporaryFolder("kura-notify")
         let cert = try TestCertificate(in: scratch)
         let server = try TestServer.smtp(["--starttls", cert.certificate, cert.key, "--auth", "kura", "right-password"])
         defer { server.stop() }
@@ -126,7 +127,7 @@ struct SMTPChannelTests {
     }
 
     @Test func untrustedCertificateIsRefused() async throws {
-        let scratch = try Scratch()
+        let scratch = try TemporaryFolder("kura-notify")
         let cert = try TestCertificate(in: scratch)
         let server = try TestServer.smtp(["--starttls", cert.certificate, cert.key])
         defer { server.stop() }

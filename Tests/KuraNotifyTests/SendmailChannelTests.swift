@@ -2,12 +2,13 @@ import Foundation
 import KuraCore
 import Testing
 @testable import KuraNotify
+import KuraTestSupport
 
 /// The sendmail channel with stand-in commands: one that keeps what it is given, one that fails.
 @Suite("sendmail channel")
 struct SendmailChannelTests {
     /// A sendmail stand-in that writes its standard input to `mail.eml` and its arguments to `args.txt`.
-    private func keeper(_ scratch: Scratch) throws -> String {
+    private func keeper(_ scratch: TemporaryFolder) throws -> String {
         try scratch.script("sendmail", """
         cat > '\(scratch.file("mail.eml"))'
         printf '%s\\n' "$@" > '\(scratch.file("args.txt"))'
@@ -16,7 +17,7 @@ struct SendmailChannelTests {
     }
 
     @Test func pipesTheMessageToTheCommand() async throws {
-        let scratch = try Scratch()
+        let scratch = try TemporaryFolder("kura-notify")
         let command = [try keeper(scratch), "-t", "-i"]
         let message = ReportRenderer.render([Sample.failure("写真"), Sample.success()], host: "web1", timeZone: Sample.utc)
         try await SendmailChannel(name: "msmtp", when: .failure, command: command, from: "kura@web1.example",
@@ -39,7 +40,7 @@ struct SendmailChannelTests {
     }
 
     @Test func recipientsBecomeArgumentsWithoutDashT() async throws {
-        let scratch = try Scratch()
+        let scratch = try TemporaryFolder("kura-notify")
         let long = "Ünïcödé Operations Team of the Backup Department (nights and weekends)"
         try await SendmailChannel(name: "sendmail", when: .always, command: [try keeper(scratch), "-oi"], from: "Kura on web1 <kura@web1.example>",
                                   to: ["Ops <ops@example.com>", "b@example.com", "\(long) <long@example.com>", "o'brien@example.com"])
@@ -57,7 +58,7 @@ struct SendmailChannelTests {
     }
 
     @Test func awkwardLinesSurviveQuotedPrintable() async throws {
-        let scratch = try Scratch()
+        let scratch = try TemporaryFolder("kura-notify")
         var report = Sample.failure()
         let long = String(repeating: "ü=x ", count: 60)
         report.logTail = [".", "From the log: something", ". starts with a dot", "trailing space ", long, "tab\there"]
@@ -77,7 +78,7 @@ struct SendmailChannelTests {
     }
 
     @Test func failingCommandIsAnErrorWithItsOutput() async throws {
-        let scratch = try Scratch()
+        let scratch = try TemporaryFolder("kura-notify")
         let failing = try scratch.script("msmtp", """
         echo "msmtp: cannot connect to mail.example.com, port 587: Connection refused" >&2
         echo "msmtp: could not send mail (account default from /etc/msmtprc)" >&2
@@ -95,7 +96,7 @@ struct SendmailChannelTests {
 
     @Test func commandThatReadsNothingAndExitsEarly() async throws {
         // A big message and a command that never reads it: no SIGPIPE for kura, just the exit status.
-        let scratch = try Scratch()
+        let scratch = try TemporaryFolder("kura-notify")
         let quitter = try scratch.script("quitter", "exit 75")
         var report = Sample.failure()
         report.logTail = (0..<5000).map { "line \($0) " + String(repeating: "x", count: 60) }
@@ -111,7 +112,7 @@ struct SendmailChannelTests {
             try await SendmailChannel(name: "x", when: .always, command: ["/nonexistent/sendmail", "-t"], from: "kura@web1.example", to: ["a@example.com"])
                 .send(ReportRenderer.render([Sample.failure()], host: "web1"))
         }
-        let scratch = try Scratch()
+        let scratch = try TemporaryFolder("kura-notify")
         let sleeper = try scratch.script("sleeper", "exec sleep 30")
         let started = Date()
         let error = await #expect(throws: KuraError.self) {

@@ -2,6 +2,7 @@ import Foundation
 import KuraCore
 import Testing
 @testable import KuraNotify
+import KuraTestSupport
 
 /// Webhooks POSTed to a real HTTP server (Python's http.server) on loopback.
 @Suite("webhook channel against a real HTTP server")

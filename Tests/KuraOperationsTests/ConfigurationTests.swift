@@ -1,6 +1,7 @@
 import Foundation
 import KuraOperations
 import Testing
+import KuraTestSupport
 
 @Suite("configuration")
 struct ConfigurationTests {

@@ -1,6 +1,7 @@
 import Foundation
 import KuraOperations
 import Testing
+import KuraTestSupport
 
 /// A fake Docker Engine API on a Unix socket: answers the few calls kura makes and records them.
 final class FakeDocker: @unchecked Sendable {

@@ -4,6 +4,7 @@ import KuraOperations
 import KuraRepository
 import KuraTar
 import Testing
+import KuraTestSupport
 
 @Suite("import-legacy")
 struct ImportLegacyTests {

@@ -2,6 +2,7 @@ import Foundation
 import KuraOperations
 import KuraRepository
 import Testing
+import KuraTestSupport
 
 /// A throwaway PostgreSQL cluster (initdb as the `postgres` user, Unix socket only, trust auth).
 final class ThrowawayPostgres: @unchecked Sendable {

@@ -3,6 +3,7 @@ import KuraNotify
 import KuraOperations
 import KuraRepository
 import Testing
+import KuraTestSupport
 
 @Suite("kura run")
 struct RunTests {

@@ -1,6 +1,8 @@
 import Foundation
+import KuraCore
 import KuraOperations
 import Testing
+import KuraTestSupport
 
 @Suite("scheduler")
 struct SchedulerTests {
@@ -8,6 +10,29 @@ struct SchedulerTests {
 
     func schedule(_ exprs: String..., zone: TimeZone? = nil) throws -> Schedule {
         Schedule(try exprs.map { try CronExpression($0) }, timeZone: zone ?? berlin)
+    }
+
+    @Test("the calendar cron counts days with agrees with Foundation's Gregorian calendar (1600–2400, negative day numbers too)")
+    func gregorianDays() {
+        var gregorian = Calendar(identifier: .gregorian)
+        gregorian.timeZone = TimeZone(identifier: "UTC")!
+        let first = GregorianCalendar.dayNumber(year: 1600, month: 1, day: 1)
+        let last = GregorianCalendar.dayNumber(year: 2400, month: 12, day: 31)
+        #expect(first < 0 && GregorianCalendar.dayNumber(year: 1970, month: 1, day: 1) == 0)
+        for day in stride(from: first, through: last, by: 5) {
+            let date = Date(timeIntervalSince1970: Double(day) * 86_400 + 43_200)
+            let parts = gregorian.dateComponents([.year, .month, .day, .weekday], from: date)
+            let ours = GregorianCalendar.date(dayNumber: day)
+            guard ours.year == parts.year, ours.month == parts.month, ours.day == parts.day,
+                  GregorianCalendar.weekday(dayNumber: day) == parts.weekday! - 1,  // Foundation: 1 Sunday; cron: 0 Sunday
+                  GregorianCalendar.dayNumber(seconds: day * 86_400 + 43_200, offset: 0) == day,
+                  GregorianCalendar.dayNumber(seconds: day * 86_400, offset: -1) == day - 1 else {
+                Issue.record("day \(day): \(ours) weekday \(GregorianCalendar.weekday(dayNumber: day)) vs \(parts)")
+                return
+            }
+        }
+        #expect(GregorianCalendar.floorDivide(-1, 86_400) == -1 && GregorianCalendar.floorModulo(-1, 7) == 6)
+        #expect(GregorianCalendar.floorDivide(7, -2) == -4 && GregorianCalendar.floorModulo(7, -2) == -1)
     }
 
     @Test func cronSyntax() throws {

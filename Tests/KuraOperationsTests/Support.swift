@@ -5,6 +5,7 @@ import KuraOperations
 import KuraRepository
 import KuraStore
 import Testing
+import KuraTestSupport
 
 /// A temporary folder with a repository (fast keys, small chunks), a password file, a state folder and
 /// a sendmail "channel" that appends every message to `mail`.
@@ -97,38 +98,12 @@ final class OpsSandbox: @unchecked Sendable {
 
     /// Runs the built `kura` binary with this sandbox's environment.
     func kura(_ arguments: [String], extra: [String: String] = [:]) throws -> (status: Int32, out: String, err: String) {
-        let p = Process()
-        p.executableURL = KuraExecutable.url
-        p.arguments = arguments
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("KURA_") }
         env["HOME"] = root
         for (k, v) in extra { env[k] = v }
-        p.environment = env
-        let outURL = URL(fileURLWithPath: root + "/.out-\(UUID().uuidString)"), errURL = URL(fileURLWithPath: root + "/.err-\(UUID().uuidString)")
-        _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
-        p.standardOutput = try FileHandle(forWritingTo: outURL)
-        p.standardError = try FileHandle(forWritingTo: errURL)
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
-        p.waitUntilExit()
-        let out = (try? String(contentsOf: outURL, encoding: .utf8)) ?? ""
-        let err = (try? String(contentsOf: errURL, encoding: .utf8)) ?? ""
-        return (p.terminationStatus, out, err)
+        let r = try TestProcess.runBlocking(KuraBinary.url, arguments, environment: env, scratch: URL(fileURLWithPath: root))
+        return (r.status, r.out, r.err)
     }
-}
-
-enum KuraExecutable {
-    static let url: URL = {
-        var candidates: [URL] = []
-        if let e = Bundle.main.executableURL { candidates.append(e.deletingLastPathComponent().appendingPathComponent("kura")) }
-        for b in Bundle.allBundles where b.bundleURL.pathExtension == "xctest" {
-            candidates.append(b.bundleURL.deletingLastPathComponent().appendingPathComponent("kura"))
-        }
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        candidates.append(root.appendingPathComponent(".build/debug/kura"))
-        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates.last!
-    }()
 }
 
 /// A UTC date from components.

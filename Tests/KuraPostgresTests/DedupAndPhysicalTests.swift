@@ -2,6 +2,7 @@ import Foundation
 import KuraPostgres
 import KuraRepository
 import Testing
+import KuraTestSupport
 
 extension PostgresTests {
     /// Two "daily" dumps with a small change between them (1,000 new orders, 50 recent ones
@@ -61,11 +62,11 @@ extension PostgresTests {
         }
         try await withScratch { s in
             try await s.kuraOK(["init", "-q"])
-            let b = try await s.kuraOK(["backup", "--json", "--postgres-physical", server.conninfo, "--tag", "weekly"]).json()
+            let b = try await s.kuraOK(["backup", "--json", "--postgres-physical", server.conninfo, "--tag", "weekly"]).jsonObject()
             #expect((b["paths"] as? [String])?.sorted() == ["/postgres-physical/base.tar", "/postgres-physical/manifest.json"])
             try PG.sql(db, "INSERT INTO t VALUES (999999, 'after the backup')")
 
-            let r = try await s.kuraOK(["restore-physical", "latest", "--target", target, "--verify", "--json"]).json()
+            let r = try await s.kuraOK(["restore-physical", "latest", "--target", target, "--verify", "--json"]).jsonObject()
             let result = try #require(r["result"] as? [String: Any])
             #expect((result["files"] as? Int ?? 0) > 100)
             #expect(r["verified"] as? Bool == true)

@@ -1,6 +1,7 @@
 import Foundation
 import KuraPostgres
 import Testing
+import KuraTestSupport
 
 extension PostgresTests {
     /// A folder with a `pg_dump` that answers --version like the real one but, when dumping, runs
@@ -49,11 +50,11 @@ extension PostgresTests {
                 """)
             let r2 = try await s.kura(["backup", "--json", "--postgres", server], path: exits)
             #expect(r2.status == 1 && r2.err.contains("simulated: query failed after the last byte") && r2.err.contains("exited with status 1"), "\(r2)")
-            #expect((try? r2.json())?["error"] != nil, "--json reports the error as JSON: \(r2)")
+            #expect(((try? r2.json()) as? [String: Any])?["error"] != nil, "--json reports the error as JSON: \(r2)")
             #expect(try await s.kuraOK(["snapshots", "--json"]).out.trimmingCharacters(in: .whitespacesAndNewlines) == "[]")
 
             try await s.kuraOK(["check", "-q"])
-            let good = try await s.kuraOK(["backup", "--json", "--postgres", server]).json()
+            let good = try await s.kuraOK(["backup", "--json", "--postgres", server]).jsonObject()
             #expect(good["snapshot"] as? String != nil)
             #expect(try await s.kuraOK(["verify-restore", "-q"]).status == 0)
 
@@ -72,7 +73,7 @@ extension PostgresTests {
             PG.dropDatabase(db + "_x")
             let verify = try await s.kura(["verify-restore", "--json"], path: path)
             #expect(verify.status == 1, "\(verify)")
-            let report = try #require(try verify.json()["report"] as? [String: Any])
+            let report = try #require(try verify.jsonObject()["report"] as? [String: Any])
             let dbs = try #require(report["databases"] as? [[String: Any]])
             #expect(report["ok"] as? Bool == false && dbs.first?["dropped"] as? Bool == true)
             #expect((dbs.first?["error"] as? String)?.contains("simulated: could not execute query") == true)
@@ -110,4 +111,3 @@ extension PostgresTests {
     }
 }
 
-extension ToolResult { var all: String { out + err } }

@@ -7,6 +7,7 @@ import Testing
 
 #if canImport(Glibc)
 import Glibc
+import KuraTestSupport
 #endif
 
 // The tests run against a real PostgreSQL server started by `pg-test-server.sh start` (make test
@@ -114,7 +115,7 @@ final class Scratch: @unchecked Sendable {
     }
 
     /// Runs the kura binary against this repository.
-    func kura(_ arguments: [String], path: String? = nil) async throws -> ToolResult {
+    func kura(_ arguments: [String], path: String? = nil) async throws -> RunResult {
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("KURA_") }
         env["KURA_PASSWORD"] = password
         env["KURA_CACHE_DIR"] = root + "/cache"
@@ -123,7 +124,7 @@ final class Scratch: @unchecked Sendable {
     }
 
     @discardableResult
-    func kuraOK(_ arguments: [String], path: String? = nil, sourceLocation: SourceLocation = #_sourceLocation) async throws -> ToolResult {
+    func kuraOK(_ arguments: [String], path: String? = nil, sourceLocation: SourceLocation = #_sourceLocation) async throws -> RunResult {
         let r = try await kura(arguments, path: path)
         try #require(r.status == 0, "\(r)", sourceLocation: sourceLocation)
         return r
@@ -136,41 +137,9 @@ func withScratch<T>(_ label: String = #function, _ body: (Scratch) async throws 
     return try await body(s)
 }
 
-struct ToolResult: CustomStringConvertible {
-    var arguments: [String]
-    var status: Int32
-    var out: String
-    var err: String
-    var description: String { "`\(arguments.joined(separator: " "))` exited \(status)\n--- stdout:\n\(out.prefix(3000))\n--- stderr:\n\(err.prefix(3000))" }
-    func json() throws -> [String: Any] {
-        try #require(try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any], "not a JSON object: \(self)")
-    }
-}
-
 /// Runs a program to completion, its output captured through files (no pipe can fill up).
-func runTool(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) async throws -> ToolResult {
-    let dir = NSTemporaryDirectory() + "kura-pg-run-\(UUID().uuidString.prefix(8))"
-    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(atPath: dir) }
-    _ = FileManager.default.createFile(atPath: dir + "/out", contents: nil)
-    _ = FileManager.default.createFile(atPath: dir + "/err", contents: nil)
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: executable)
-    p.arguments = arguments
-    if let environment { p.environment = environment }
-    p.standardInput = FileHandle.nullDevice
-    let out = try FileHandle(forWritingTo: URL(fileURLWithPath: dir + "/out"))
-    let err = try FileHandle(forWritingTo: URL(fileURLWithPath: dir + "/err"))
-    p.standardOutput = out
-    p.standardError = err
-    let status: Int32 = try await withCheckedThrowingContinuation { (c: CheckedContinuation<Int32, Error>) in
-        p.terminationHandler = { c.resume(returning: $0.terminationStatus) }
-        do { try p.run() } catch { p.terminationHandler = nil; c.resume(throwing: error) }
-    }
-    try? out.close(); try? err.close()
-    return ToolResult(arguments: [URL(fileURLWithPath: executable).lastPathComponent] + arguments, status: status,
-                      out: (try? String(contentsOfFile: dir + "/out", encoding: .utf8)) ?? "",
-                      err: (try? String(contentsOfFile: dir + "/err", encoding: .utf8)) ?? "")
+func runTool(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) async throws -> RunResult {
+    try await TestProcess.run(URL(fileURLWithPath: executable), arguments, environment: environment)
 }
 
 /// Runs a PostgreSQL server program as the server's owner (postgres when the tests run as root).
@@ -178,24 +147,10 @@ func runTool(_ executable: String, _ arguments: [String], environment: [String: 
 /// Foundation's Process learns that a child exited when a socket the child inherited is closed; a
 /// daemon the child starts (pg_ctl start → postgres) would inherit it as well and keep the test
 /// waiting until the server stops. So bash (dash takes only one-digit descriptors) closes every descriptor above 2 first.
-func asServerOwner(_ program: String, _ arguments: [String]) async throws -> ToolResult {
+func asServerOwner(_ program: String, _ arguments: [String]) async throws -> RunResult {
     let closeAndRun = "for fd in $(ls /proc/$$/fd); do [ \"$fd\" -gt 2 ] && eval \"exec $fd>&-\" 2>/dev/null; done; exec \"$@\""
     let argv = geteuid() == 0 ? ["/usr/sbin/runuser", "-u", "postgres", "--", program] + arguments : [program] + arguments
     return try await runTool("/bin/bash", ["-c", closeAndRun, "bash"] + argv)
-}
-
-enum KuraBinary {
-    /// The kura executable built with the tests (.build/<configuration>/kura).
-    static let path: String = {
-        var candidates: [String] = []
-        if let exe = Bundle.main.executablePath { candidates.append((exe as NSString).deletingLastPathComponent + "/kura") }
-        for b in Bundle.allBundles where b.bundlePath.hasSuffix(".xctest") {
-            candidates.append((b.bundlePath as NSString).deletingLastPathComponent + "/kura")
-        }
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
-        candidates.append(root + "/.build/debug/kura")
-        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? root + "/.build/debug/kura"
-    }()
 }
 
 /// A backup of `databases` made in-process (the library path the CLI uses).
@@ -208,20 +163,4 @@ func backupPostgres(_ repo: Repository, databases: [String], format: DumpFormat 
     var backup = BackupOptions(paths: [])
     backup.tags = tags
     return try await PostgresBackup(options: options).run(archiver: Archiver(repository: repo, options: backup))
-}
-
-/// Pseudo-random bytes (SplitMix64).
-func pseudoRandomBytes(_ count: Int, seed: UInt64) -> [UInt8] {
-    var state = seed
-    var out = [UInt8](repeating: 0, count: count)
-    var i = 0
-    while i < count {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        z ^= z >> 31
-        for _ in 0..<8 where i < count { out[i] = UInt8(truncatingIfNeeded: z); z >>= 8; i += 1 }
-    }
-    return out
 }

@@ -3,6 +3,7 @@ import KuraPostgres
 import KuraRepository
 import KuraRestorer
 import Testing
+import KuraTestSupport
 
 extension PostgresTests {
     /// Several schemas (one with a quote and non-ASCII in its name), sequences, large objects (from
@@ -15,7 +16,7 @@ extension PostgresTests {
         defer { PG.dropDatabase(db); PG.dropDatabase(restored) }
         // A file for the server-side lo_import (in the test server's folder, which it can read).
         let loFile = PG.folder + "/lo-\(UUID().uuidString.prefix(8))"
-        let loBytes = pseudoRandomBytes(3 << 20, seed: 42)
+        let loBytes = randomBytes(3 << 20, seed: 42)
         try Data(loBytes).write(to: URL(fileURLWithPath: loFile))
         chmod(loFile, 0o644)
         defer { unlink(loFile) }
@@ -126,9 +127,9 @@ extension PostgresTests {
         let server = try PG.server()
         try await withScratch { s in
             try await s.kuraOK(["init", "-q"])
-            let backup = try await s.kuraOK(["backup", "--json", "--postgres", server.with(dbname: db).conninfo, "--format", "plain"]).json()
+            let backup = try await s.kuraOK(["backup", "--json", "--postgres", server.with(dbname: db).conninfo, "--format", "plain"]).jsonObject()
             #expect((backup["paths"] as? [String])?.contains("/postgres/\(db).sql") == true)
-            let r = try await s.kuraOK(["restore-db", "latest:\(db)", "--into", copy, "--create", "--json"]).json()
+            let r = try await s.kuraOK(["restore-db", "latest:\(db)", "--into", copy, "--create", "--json"]).jsonObject()
             #expect((r["result"] as? [String: Any])?["format"] as? String == "plain")
             #expect(try PG.fingerprint(copy) == before)
 

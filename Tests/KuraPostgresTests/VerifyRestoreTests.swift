@@ -2,6 +2,7 @@ import Foundation
 import KuraPostgres
 import KuraRepository
 import Testing
+import KuraTestSupport
 
 extension PostgresTests {
     static func makeVerifyDatabase() throws -> String {
@@ -30,7 +31,7 @@ extension PostgresTests {
             let before = Set(try PG.databases())
             let r = try await s.kura(["verify-restore", "--deep", "--json"])
             #expect(r.status == 0, "\(r)")
-            let out = try r.json()
+            let out = try r.jsonObject()
             let report = try #require(out["report"] as? [String: Any])
             #expect(report["ok"] as? Bool == true)
             #expect(report["deep"] as? Bool == true)
@@ -59,7 +60,7 @@ extension PostgresTests {
             // --source picks the newest snapshot tagged source:NAME (as `kura run` tags them) and
             // records the result under that name, with the fields `kura status` reads.
             try await s.kuraOK(["backup", "-q", "--postgres", server.conninfo, "--database", db, "--tag", "source:nightly"])
-            let bySource = try #require(try await s.kuraOK(["verify-restore", "--source", "nightly", "--json"]).json()["report"] as? [String: Any])
+            let bySource = try #require(try await s.kuraOK(["verify-restore", "--source", "nightly", "--json"]).jsonObject()["report"] as? [String: Any])
             #expect(bySource["source"] as? String == "nightly" && bySource["ok"] as? Bool == true)
             #expect(bySource["files"] as? Int == 1 && (bySource["bytes"] as? Int ?? 0) > 0 && (bySource["snapshot"] as? String)?.count == 64)
             let unknown = try await s.kura(["verify-restore", "--source", "nope"])

@@ -3,6 +3,7 @@ import KuraCrypto
 @testable import KuraRepository
 import KuraStore
 import Testing
+import KuraTestSupport
 
 @Suite("Repository format")
 struct FormatTests {
@@ -339,9 +340,9 @@ struct IndexTests {
 
     @Test("the index cache is used, updated with new index files only, and rebuilt when it does not match")
     func indexCache() async throws {
-        let tmp = TemporaryFolder()
+        let tmp = try TemporaryFolder("kura-test")
         let store = MemoryStore()
-        let cacheDir = tmp.sub("cache")
+        let cacheDir = tmp.file("cache")
         let repo = try await makeRepository(store: store)
         let first = try await repo.withLock(.shared) { _ in
             var first: [BlobID] = []

@@ -5,6 +5,7 @@ import KuraFileSystem
 import KuraRestorer
 import KuraStore
 import Testing
+import KuraTestSupport
 
 /// Everything about one entry that a restore must reproduce.
 struct EntryFacts: Equatable, CustomStringConvertible {
@@ -60,7 +61,7 @@ func survey(_ root: String) throws -> (entries: [[UInt8]: EntryFacts], linkGroup
 
 func setTimes(_ path: [UInt8], seconds: Int, nanoseconds: Int) {
     var t = [timespec(tv_sec: seconds, tv_nsec: nanoseconds), timespec(tv_sec: seconds, tv_nsec: nanoseconds)]
-    _ = path.withCString { utimensat(AT_FDCWD, $0, &t, AT_SYMLINK_NOFOLLOW) }
+    _ = RawFS.withPath(path) { utimensat(AT_FDCWD, $0, &t, AT_SYMLINK_NOFOLLOW) }
 }
 
 /// Builds a tree with every kind of entry a restore must reproduce.
@@ -68,32 +69,32 @@ func makeTrickyTree(_ root: String, xattrs: Bool) throws {
     let r = bytes(root)
     func p(_ s: String) -> [UInt8] { r + [47] + bytes(s) }
     mkdir(root, 0o755)
-    try writeFile(p("empty"), [])
-    try writeFile(p("small.txt"), bytes("hello kura\n"))
-    try writeFile(p("big.bin"), randomBytes(700_000, seed: 42))          // many 16 KiB-average chunks
-    try writeFile(p("text.log"), Array(String(repeating: "GET /index.html 200\n", count: 20000).utf8))
+    try RawFS.write(p("empty"), [])
+    try RawFS.write(p("small.txt"), bytes("hello kura\n"))
+    try RawFS.write(p("big.bin"), randomBytes(700_000, seed: 42))          // many 16 KiB-average chunks
+    try RawFS.write(p("text.log"), Array(String(repeating: "GET /index.html 200\n", count: 20000).utf8))
     mkdir(root + "/sub", 0o750)
     mkdir(root + "/sub/deeper", 0o700)
-    try writeFile(p("sub/deeper/setuid"), bytes("#!/bin/sh\n"), mode: 0o755)
-    _ = p("sub/deeper/setuid").withCString { chmod($0, 0o4755) }
+    try RawFS.write(p("sub/deeper/setuid"), bytes("#!/bin/sh\n"), mode: 0o755)
+    _ = RawFS.withPath(p("sub/deeper/setuid")) { chmod($0, 0o4755) }
     mkdir(root + "/sticky", 0o755)
-    _ = p("sticky").withCString { chmod($0, 0o1777) }
+    _ = RawFS.withPath(p("sticky")) { chmod($0, 0o1777) }
     // Names that are not UTF-8, with a newline, with Japanese characters.
-    try writeFile(r + [47, 0x62, 0x61, 0x64, 0xff, 0xfe], bytes("latin-1 name"))
-    try writeFile(p("new\nline"), bytes("newline in name"))
-    try writeFile(p("蔵.txt"), bytes("storehouse"))
+    try RawFS.write(r + [47, 0x62, 0x61, 0x64, 0xff, 0xfe], bytes("latin-1 name"))
+    try RawFS.write(p("new\nline"), bytes("newline in name"))
+    try RawFS.write(p("蔵.txt"), bytes("storehouse"))
     // Symlinks: relative, absolute, dangling.
     _ = symlink("small.txt", root + "/link-rel")
     _ = symlink("/etc/hostname", root + "/link-abs")
     _ = symlink("does/not/exist", root + "/link-dangling")
     // Hard links (three names, one inode).
-    try writeFile(p("hard-a"), bytes("shared inode"))
+    try RawFS.write(p("hard-a"), bytes("shared inode"))
     _ = link(root + "/hard-a", root + "/hard-b")
     _ = link(root + "/hard-a", root + "/sub/hard-c")
     // A sparse file: data, a 5 MiB hole, data, and a trailing hole.
     let sparse = p("sparse.img")
-    try writeFile(sparse, randomBytes(10_000, seed: 7))
-    let fd = sparse.withCString { open($0, O_WRONLY) }
+    try RawFS.write(sparse, randomBytes(10_000, seed: 7))
+    let fd = RawFS.withPath(sparse) { open($0, O_WRONLY) }
     _ = randomBytes(20_000, seed: 8).withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 5 << 20) }
     _ = ftruncate(fd, 12 << 20)
     close(fd)
@@ -121,17 +122,17 @@ func makeTrickyTree(_ root: String, xattrs: Bool) throws {
 struct RoundTripTests {
     @Test("every kind of entry survives backup → restore, byte for byte and attribute for attribute")
     func trickyTree() async throws {
-        let tmp = TemporaryFolder()
-        let source = tmp.sub("src")
+        let tmp = try TemporaryFolder("kura-test")
+        let source = tmp.file("src")
         let xattrs = supportsUserXattrs(tmp.path)
         try makeTrickyTree(source, xattrs: xattrs)
-        let repo = try await makeRepository(store: try LocalStore(path: tmp.sub("repo"), create: true))
+        let repo = try await makeRepository(store: try LocalStore(path: tmp.file("repo"), create: true))
         let result = try await Archiver(repository: repo, options: BackupOptions(paths: [source])).run()
         #expect(result.exitCode == 0)
         #expect(result.errors.isEmpty)
         #expect(result.snapshot.paths == [source])
 
-        let target = tmp.sub("restore")
+        let target = tmp.file("restore")
         let browser = SnapshotBrowser(repository: repo, snapshot: result.snapshot)
         let restored = try await Restorer(repository: repo, options: RestoreOptions(target: target)).restore(browser, entry: try await browser.entry(at: [47]))
         #expect(restored.errors.isEmpty, "\(restored.errors)")
@@ -155,10 +156,10 @@ struct RoundTripTests {
 
     @Test("cat of one file loads only its own chunks and equals the file; ls and stats see the tree")
     func catAndBrowse() async throws {
-        let tmp = TemporaryFolder()
-        let source = tmp.sub("src")
+        let tmp = try TemporaryFolder("kura-test")
+        let source = tmp.file("src")
         try makeTrickyTree(source, xattrs: false)
-        let store = try LocalStore(path: tmp.sub("repo"), create: true)
+        let store = try LocalStore(path: tmp.file("repo"), create: true)
         let repo = try await makeRepository(store: store)
         let snap = try await Archiver(repository: repo, options: BackupOptions(paths: [source])).run().snapshot
 
@@ -190,10 +191,10 @@ struct RoundTripTests {
 
     @Test("a second backup of an unchanged tree adds no data; a changed file adds little; diff names the changes")
     func dedupAndDiff() async throws {
-        let tmp = TemporaryFolder()
-        let source = tmp.sub("src")
+        let tmp = try TemporaryFolder("kura-test")
+        let source = tmp.file("src")
         try makeTrickyTree(source, xattrs: false)
-        let repo = try await makeRepository(store: try LocalStore(path: tmp.sub("repo"), create: true))
+        let repo = try await makeRepository(store: try LocalStore(path: tmp.file("repo"), create: true))
         let first = try await Archiver(repository: repo, options: BackupOptions(paths: [source])).run().snapshot
         let second = try await Archiver(repository: repo, options: BackupOptions(paths: [source])).run().snapshot
         #expect(second.summary?.bytesAdded == 0)
@@ -208,8 +209,8 @@ struct RoundTripTests {
         // Insert bytes into the middle of the big file: content-defined chunking resynchronises.
         var big = randomBytes(700_000, seed: 42)
         big.insert(contentsOf: randomBytes(100, seed: 9), at: 350_000)
-        try writeFile(bytes(source + "/big.bin"), big)
-        try writeFile(bytes(source + "/added.txt"), bytes("new"))
+        try RawFS.write(bytes(source + "/big.bin"), big)
+        try RawFS.write(bytes(source + "/added.txt"), bytes("new"))
         _ = unlink(source + "/empty")
         let third = try await Archiver(repository: repo, options: BackupOptions(paths: [source])).run().snapshot
         let added = third.summary!.bytesAdded
@@ -226,10 +227,10 @@ struct RoundTripTests {
 
     @Test("the pipeline gives the same chunks with the parallel chunker as with the sequential one")
     func parallelChunkingInPipeline() async throws {
-        let tmp = TemporaryFolder()
-        let source = tmp.sub("src")
+        let tmp = try TemporaryFolder("kura-test")
+        let source = tmp.file("src")
         mkdir(source, 0o755)
-        try writeFile(bytes(source + "/large.bin"), randomBytes(9 << 20, seed: 77))   // several 4 MiB+ blocks
+        try RawFS.write(bytes(source + "/large.bin"), randomBytes(9 << 20, seed: 77))   // several 4 MiB+ blocks
         let repo = try await makeRepository()
         var trees: [BlobID?] = []
         for parallel in [false, true] {
@@ -246,8 +247,8 @@ struct RoundTripTests {
 
     @Test("excludes skip matching names and paths; include restores only what matches")
     func excludeInclude() async throws {
-        let tmp = TemporaryFolder()
-        let source = tmp.sub("src")
+        let tmp = try TemporaryFolder("kura-test")
+        let source = tmp.file("src")
         try makeTrickyTree(source, xattrs: false)
         let repo = try await makeRepository()
         var options = BackupOptions(paths: [source])
@@ -258,7 +259,7 @@ struct RoundTripTests {
         await #expect(throws: KuraError.self) { try await browser.entry(at: bytes(source + "/sub/deeper")) }
         _ = try await browser.entry(at: bytes(source + "/sub/hard-c"))
 
-        let target = tmp.sub("only-txt")
+        let target = tmp.file("only-txt")
         var ro = RestoreOptions(target: target)
         ro.includes = ["*.txt"]
         let r = try await Restorer(repository: repo, options: ro).restore(browser, entry: try await browser.entry(at: [47]))
@@ -269,16 +270,16 @@ struct RoundTripTests {
 
     @Test("a subfolder restores its contents into the target; a single file restores to target/NAME")
     func partialRestore() async throws {
-        let tmp = TemporaryFolder()
-        let source = tmp.sub("src")
+        let tmp = try TemporaryFolder("kura-test")
+        let source = tmp.file("src")
         try makeTrickyTree(source, xattrs: false)
         let repo = try await makeRepository()
         let snap = try await Archiver(repository: repo, options: BackupOptions(paths: [source])).run().snapshot
         let browser = SnapshotBrowser(repository: repo, snapshot: snap)
-        _ = try await Restorer(repository: repo, options: RestoreOptions(target: tmp.sub("sub"))).restore(browser, entry: try await browser.entry(at: bytes(source + "/sub")))
-        #expect(readFile(bytes(tmp.sub("sub/deeper/setuid"))) == bytes("#!/bin/sh\n"))
-        _ = try await Restorer(repository: repo, options: RestoreOptions(target: tmp.sub("one"))).restore(browser, entry: try await browser.entry(at: bytes(source + "/big.bin")))
-        #expect(readFile(bytes(tmp.sub("one/big.bin"))) == randomBytes(700_000, seed: 42))
+        _ = try await Restorer(repository: repo, options: RestoreOptions(target: tmp.file("sub"))).restore(browser, entry: try await browser.entry(at: bytes(source + "/sub")))
+        #expect((try? RawFS.read(bytes(tmp.file("sub/deeper/setuid")))) == bytes("#!/bin/sh\n"))
+        _ = try await Restorer(repository: repo, options: RestoreOptions(target: tmp.file("one"))).restore(browser, entry: try await browser.entry(at: bytes(source + "/big.bin")))
+        #expect((try? RawFS.read(bytes(tmp.file("one/big.bin")))) == randomBytes(700_000, seed: 42))
     }
 
     @Test("a command's output is stored as one file; a failing command saves no snapshot")

@@ -1,5 +1,6 @@
 import KuraStore
 import Testing
+import KuraTestSupport
 
 /// Expects `body` to throw an ``ObjectStoreError`` with `code`; records an issue otherwise.
 /// Returns the error, for further checks.

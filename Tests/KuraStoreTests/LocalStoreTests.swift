@@ -1,13 +1,14 @@
 import Foundation
 @testable import KuraStore
 import Testing
+import KuraTestSupport
 
 /// What only a file-system store has: modes, temporary files, durability paths, full and read-only disks.
 @Suite("LocalStore")
 struct LocalStoreTests {
     @Test("opening a missing root without create is notFound")
     func missingRoot() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = try TemporaryFolder("kura-store-tests")
         defer { scratch.remove() }
         do {
             _ = try LocalStore(path: scratch.path + "/nope")
@@ -24,7 +25,7 @@ struct LocalStoreTests {
 
     @Test("objects persist across instances; create on an existing root keeps it")
     func reopen() async throws {
-        let scratch = try ScratchDirectory()
+        let scratch = try TemporaryFolder("kura-store-tests")
         defer { scratch.remove() }
         let path = scratch.path + "/deep/er/store"
         try await LocalStore(path: path, create: true).put("data/x", data: [1, 2, 3])
@@ -35,7 +36,7 @@ struct LocalStoreTests {
 
     @Test("files are 0600 and directories 0700 whatever the umask")
     func modes() async throws {
-        let scratch = try ScratchDirectory()
+        let scratch = try TemporaryFolder("kura-store-tests")
         defer { scratch.remove() }
         // The umask is per process and tests run in parallel: 0o777 (which would expose a missing chmod) only as
         // root, where the directories other tests create meanwhile stay usable.
@@ -48,50 +49,50 @@ struct LocalStoreTests {
             try await store.put("a/b/c", data: [2])   // a replacement too
             try await store.put("top", data: [])
             let why = Comment(rawValue: "umask \(String(mask, radix: 8))")
-            #expect(try ScratchDirectory.mode(of: scratch.path + "/umask\(mask)") == 0o700, why)
-            #expect(try ScratchDirectory.mode(of: root) == 0o700, why)
-            #expect(try ScratchDirectory.mode(of: root + "/a") == 0o700, why)
-            #expect(try ScratchDirectory.mode(of: root + "/a/b") == 0o700, why)
-            #expect(try ScratchDirectory.mode(of: root + "/a/b/c") == 0o600, why)
-            #expect(try ScratchDirectory.mode(of: root + "/top") == 0o600, why)
+            #expect(try FolderContents.mode(of: scratch.path + "/umask\(mask)") == 0o700, why)
+            #expect(try FolderContents.mode(of: root) == 0o700, why)
+            #expect(try FolderContents.mode(of: root + "/a") == 0o700, why)
+            #expect(try FolderContents.mode(of: root + "/a/b") == 0o700, why)
+            #expect(try FolderContents.mode(of: root + "/a/b/c") == 0o600, why)
+            #expect(try FolderContents.mode(of: root + "/top") == 0o600, why)
         }
     }
 
     @Test("no temporary files are left after puts")
     func noTemporaryFiles() async throws {
-        let scratch = try ScratchDirectory()
+        let scratch = try TemporaryFolder("kura-store-tests")
         defer { scratch.remove() }
         let store = try LocalStore(path: scratch.path, create: true)
-        for i in 0..<20 { try await store.put("d/\(i % 3)/k\(i % 5)", data: testBytes(i * 100, seed: UInt64(i))) }
+        for i in 0..<20 { try await store.put("d/\(i % 3)/k\(i % 5)", data: randomBytes(i * 100, seed: UInt64(i))) }
         try await store.put("x", data: [1])
         await expectStoreError(.alreadyExists) { try await store.put("x/y", data: [2]) }
         await expectStoreError(.alreadyExists) { try await store.put("d", data: [2]) }
-        #expect(try ScratchDirectory.temporaryFiles(below: scratch.path) == [])
+        #expect(try FolderContents.temporaryFiles(below: scratch.path) == [])
         #expect(try await store.list(prefix: "").count == 16)
     }
 
     @Test("a put that fails at any step leaves the previous object intact and no temporary file",
           arguments: LocalStore.PutStep.allCases)
     func failedPut(step: LocalStore.PutStep) async throws {
-        let scratch = try ScratchDirectory()
+        let scratch = try TemporaryFolder("kura-store-tests")
         defer { scratch.remove() }
-        let old = testBytes(3000, seed: 7)
+        let old = randomBytes(3000, seed: 7)
         try await LocalStore(path: scratch.path, create: true).put("dir/obj", data: old)
         struct Injected: Error {}
         let failing = try LocalStore(path: scratch.path, create: false) { current in
             if current == step { throw Injected() }
         }
-        await #expect(throws: Injected.self) { try await failing.put("dir/obj", data: testBytes(5000, seed: 8)) }
+        await #expect(throws: Injected.self) { try await failing.put("dir/obj", data: randomBytes(5000, seed: 8)) }
         await #expect(throws: Injected.self) { try await failing.put("dir/new", data: [1]) }
         #expect(try await failing.get("dir/obj") == old)
         await expectStoreError(.notFound) { try await failing.stat("dir/new") }
         #expect(try await failing.list(prefix: "") == [ObjectInfo(key: "dir/obj", size: 3000)])
-        #expect(try ScratchDirectory.temporaryFiles(below: scratch.path) == [])
+        #expect(try FolderContents.temporaryFiles(below: scratch.path) == [])
     }
 
     @Test("stray files are not objects: temporary files, foreign names, symbolic links, empty directories")
     func strayEntries() async throws {
-        let scratch = try ScratchDirectory()
+        let scratch = try TemporaryFolder("kura-store-tests")
         defer { scratch.remove() }
         let store = try LocalStore(path: scratch.path, create: true)
         try await store.put("d/real", data: [1])
@@ -100,7 +101,7 @@ struct LocalStoreTests {
         _ = files.createFile(atPath: scratch.path + "/d/with space", contents: Data([9]))
         try files.createSymbolicLink(atPath: scratch.path + "/d/link", withDestinationPath: "real")
         try files.createDirectory(atPath: scratch.path + "/empty/dirs", withIntermediateDirectories: true)
-        #expect(try ScratchDirectory.temporaryFiles(below: scratch.path) == ["d/.tmp-deadbeef"], "the test sees dot files")
+        #expect(try FolderContents.temporaryFiles(below: scratch.path) == ["d/.tmp-deadbeef"], "the test sees dot files")
 
         #expect(try await store.list(prefix: "") == [ObjectInfo(key: "d/real", size: 1)])
         await expectStoreError(.notFound) { try await store.get("d/link") }
@@ -118,16 +119,16 @@ struct LocalStoreTests {
         let mount = try TmpfsMount(options: "size=1m")
         defer { mount.unmount() }
         let store = try LocalStore(path: mount.path + "/store", create: true)
-        let old = testBytes(4096, seed: 9)
+        let old = randomBytes(4096, seed: 9)
         try await store.put("data/obj", data: old)
 
-        let error = await expectStoreError(.noSpace) { try await store.put("data/obj", data: testBytes(2 << 20, seed: 10)) }
+        let error = await expectStoreError(.noSpace) { try await store.put("data/obj", data: randomBytes(2 << 20, seed: 10)) }
         #expect(error?.errno == ENOSPC)
         #expect(error?.description.contains("No space left on device") == true)
         #expect(try await store.get("data/obj") == old)
-        await expectStoreError(.noSpace) { try await store.put("data/big", data: testBytes(2 << 20, seed: 11)) }
+        await expectStoreError(.noSpace) { try await store.put("data/big", data: randomBytes(2 << 20, seed: 11)) }
         await expectStoreError(.notFound) { try await store.stat("data/big") }
-        #expect(try ScratchDirectory.temporaryFiles(below: mount.path) == [])
+        #expect(try FolderContents.temporaryFiles(below: mount.path) == [])
         #expect(try await store.list(prefix: "") == [ObjectInfo(key: "data/obj", size: 4096)])
         try await store.put("data/small", data: [1])   // space was given back
     }

@@ -1,5 +1,6 @@
 import KuraStore
 import Testing
+import KuraTestSupport
 
 /// The behaviour every ``ObjectStore`` must have, run against every ``StoreKind``.
 @Suite("ObjectStore conformance")
@@ -10,7 +11,7 @@ struct ObjectStoreConformance {
     func roundTrip(kind: StoreKind) async throws {
         try await kind.withStore { (store) throws in
             #expect(!store.location.isEmpty)
-            let data = testBytes(1000, seed: 1)
+            let data = randomBytes(1000, seed: 1)
             try await store.put("config", data: data)
             try await store.put("data/ab/abcdef", data: data + data)
             try await store.put("empty", data: [])
@@ -27,7 +28,7 @@ struct ObjectStoreConformance {
     @Test("a 20 MiB object round-trips", arguments: StoreKind.allCases)
     func largeObject(kind: StoreKind) async throws {
         try await kind.withStore { (store) throws in
-            let data = testBytes(20 << 20, seed: 2)
+            let data = randomBytes(20 << 20, seed: 2)
             try await store.put("data/large", data: data)
             #expect(try await store.stat("data/large").size == 20 << 20)
             let back = try await store.get("data/large")
@@ -41,8 +42,8 @@ struct ObjectStoreConformance {
     @Test("put replaces an existing object", arguments: StoreKind.allCases)
     func overwriteReplaces(kind: StoreKind) async throws {
         try await kind.withStore { (store) throws in
-            try await store.put("a/b", data: testBytes(5000, seed: 3))
-            let smaller = testBytes(100, seed: 4)
+            try await store.put("a/b", data: randomBytes(5000, seed: 3))
+            let smaller = randomBytes(100, seed: 4)
             try await store.put("a/b", data: smaller)
             #expect(try await store.get("a/b") == smaller)
             #expect(try await store.list(prefix: "") == [ObjectInfo(key: "a/b", size: 100)])
@@ -56,7 +57,7 @@ struct ObjectStoreConformance {
     @Test("ranged gets: start, middle, end, empty ranges, past the end", arguments: StoreKind.allCases)
     func rangeGets(kind: StoreKind) async throws {
         try await kind.withStore { (store) throws in
-            let data = testBytes(1000, seed: 5)
+            let data = randomBytes(1000, seed: 5)
             try await store.put("obj", data: data)
             #expect(try await store.get("obj", range: 0..<10) == Array(data[0..<10]))
             #expect(try await store.get("obj", range: 500..<600) == Array(data[500..<600]))
@@ -87,7 +88,7 @@ struct ObjectStoreConformance {
                         "index/1", "keys/k", "a/b", "a.b", "a-b", "data/00/ab-c/deep/er"]
             var expected: [ObjectInfo] = []
             for (i, key) in written.enumerated() {
-                try await store.put(key, data: testBytes(10 + i, seed: UInt64(i)))
+                try await store.put(key, data: randomBytes(10 + i, seed: UInt64(i)))
                 expected.append(ObjectInfo(key: key, size: 10 + i))
             }
             expected.sort { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
@@ -127,7 +128,7 @@ struct ObjectStoreConformance {
     @Test("stat gives key and size; missing objects and directory levels are notFound", arguments: StoreKind.allCases)
     func stat(kind: StoreKind) async throws {
         try await kind.withStore { (store) throws in
-            try await store.put("data/ab/obj", data: testBytes(1234, seed: 6))
+            try await store.put("data/ab/obj", data: randomBytes(1234, seed: 6))
             #expect(try await store.stat("data/ab/obj") == ObjectInfo(key: "data/ab/obj", size: 1234))
             await expectStoreError(.notFound) { try await store.stat("data/ab/other") }
             await expectStoreError(.notFound) { try await store.stat("data/ab") }
@@ -243,14 +244,14 @@ struct ObjectStoreConformance {
         try await kind.withStore { (store) throws in
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for i in 0..<64 {
-                    group.addTask { try await store.put("c/\(i % 4)/obj\(i)", data: testBytes(1000 + i, seed: UInt64(i))) }
+                    group.addTask { try await store.put("c/\(i % 4)/obj\(i)", data: randomBytes(1000 + i, seed: UInt64(i))) }
                 }
                 try await group.waitForAll()
             }
             let listed = try await store.list(prefix: "c/")
             #expect(listed.count == 64)
             for i in 0..<64 {
-                #expect(try await store.get("c/\(i % 4)/obj\(i)") == testBytes(1000 + i, seed: UInt64(i)))
+                #expect(try await store.get("c/\(i % 4)/obj\(i)") == randomBytes(1000 + i, seed: UInt64(i)))
             }
         }
     }
@@ -258,7 +259,7 @@ struct ObjectStoreConformance {
     @Test("concurrent puts to one key: readers and the end result see one whole value", arguments: StoreKind.allCases)
     func concurrentPutsToSameKey(kind: StoreKind) async throws {
         try await kind.withStore { (store) throws in
-            let values = (0..<17).map { testBytes(256 << 10, seed: 100 + UInt64($0)) }
+            let values = (0..<17).map { randomBytes(256 << 10, seed: 100 + UInt64($0)) }
             try await store.put("same/key", data: values[0])
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for value in values.dropFirst() {

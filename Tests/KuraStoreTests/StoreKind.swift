@@ -1,5 +1,6 @@
 import Foundation
 import KuraStore
+import KuraTestSupport
 
 /// The stores the conformance suite (``ObjectStoreConformance``) runs against, each able to make a fresh,
 /// empty store.
@@ -20,7 +21,7 @@ enum StoreKind: String, CaseIterable, Sendable, CustomStringConvertible {
         case .memory:
             return StoreFixture(store: MemoryStore(), tearDown: {})
         case .local:
-            let scratch = try ScratchDirectory()
+            let scratch = try TemporaryFolder("kura-store-tests")
             return StoreFixture(store: try LocalStore(path: scratch.path + "/store", create: true),
                                 tearDown: { scratch.remove() })
         }

@@ -4,18 +4,19 @@ import Glibc
 import Foundation
 import KuraTar
 import Testing
+import KuraTestSupport
 
 /// GNU tar extracting archives written by `TarWriter`.
 @Suite struct GNUTarExtractionTests {
     /// Extracts the sample archive into a fresh directory with `options` and returns it.
-    static func extract(_ options: [String] = []) throws -> TemporaryDirectory {
-        let scratch = try TemporaryDirectory()
+    static func extract(_ options: [String] = []) throws -> TemporaryFolder {
+        let scratch = try TemporaryFolder("kuratar")
         let archivePath = scratch.file("sample.tar")
         try Data(try SampleArchive.archive()).write(to: URL(fileURLWithPath: archivePath))
         let target = scratch.file("out")
         try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: false)
         let result = try run(["tar"] + options + ["-xf", archivePath, "-C", target])
-        #expect(result.status == 0, "tar -x failed: \(result.stderr)")
+        #expect(result.status == 0, "tar -x failed: \(result.err)")
         return scratch
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import KuraTar
 import Testing
+import KuraTestSupport
 
 /// GNU tar's `-tv` view of archives written by `TarWriter`.
 @Suite struct GNUTarListingTests {
@@ -81,16 +82,16 @@ import Testing
     /// Lists the sample archive, checking the exit status and that the only complaint on
     /// stderr is GNU tar 1.34 not knowing the POSIX `hdrcharset` keyword.
     static func list(_ options: [String]) throws -> [Line] {
-        let scratch = try TemporaryDirectory()
+        let scratch = try TemporaryFolder("kuratar")
         defer { scratch.remove() }
         let archivePath = scratch.file("sample.tar")
         try Data(try SampleArchive.archive()).write(to: URL(fileURLWithPath: archivePath))
         let result = try run(["tar"] + options + ["-f", archivePath])
-        #expect(result.status == 0, "tar failed: \(result.stderr)")
-        let complaints = result.stderr.split(separator: "\n")
+        #expect(result.status == 0, "tar failed: \(result.err)")
+        let complaints = result.err.split(separator: "\n")
             .filter { $0 != "tar: Ignoring unknown extended header keyword 'hdrcharset'" }
         #expect(complaints.isEmpty, "unexpected tar messages: \(complaints)")
-        let lines = result.output.split(separator: "\n", omittingEmptySubsequences: true)
+        let lines = result.out.split(separator: "\n", omittingEmptySubsequences: true)
         return try lines.map { try #require(parse(String($0)), "unparsable line: \($0)") }
     }
 

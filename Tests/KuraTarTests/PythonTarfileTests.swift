@@ -1,6 +1,7 @@
 import Foundation
 import KuraTar
 import Testing
+import KuraTestSupport
 
 /// python3's `tarfile` module reading archives written by `TarWriter`, and `TarReader`
 /// reading archives written by `tarfile`.
@@ -76,33 +77,33 @@ import Testing
     }
 
     @Test func tarfileReadsNamesSizesAndPaxHeaders() throws {
-        let scratch = try TemporaryDirectory()
+        let scratch = try TemporaryFolder("kuratar")
         defer { scratch.remove() }
         let archivePath = scratch.file("sample.tar")
         try Data(try SampleArchive.archive()).write(to: URL(fileURLWithPath: archivePath))
         let result = try run(["python3", "-c", PythonTarfileTests.lister, archivePath])
-        try #require(result.status == 0, "python3 failed: \(result.stderr)")
+        try #require(result.status == 0, "python3 failed: \(result.err)")
         let listed = try JSONDecoder().decode([PythonMember].self, from: result.stdout)
         try #require(listed.count == SampleArchive.members.count)
         for (python, member) in zip(listed, SampleArchive.members) {
             let entry = member.entry
             let name = String(decoding: entry.path, as: UTF8.self)
-            #expect(python.name == hex(entry.path), "\(name)")  // tarfile strips a directory's slash too
+            #expect(python.name == hexString(entry.path), "\(name)")  // tarfile strips a directory's slash too
             #expect(python.type == PythonTarfileTests.typeflag(entry.kind), "\(name)")
             #expect(python.size == entry.size, "\(name)")
             #expect(python.mode == entry.mode, "\(name)")
             #expect(python.uid == entry.uid && python.gid == entry.gid, "\(name)")
             #expect(python.uname == entry.userName && python.gname == entry.groupName, "\(name)")
-            #expect(python.linkname == hex(entry.linkTarget), "\(name)")
+            #expect(python.linkname == hexString(entry.linkTarget), "\(name)")
             #expect(python.devmajor == entry.deviceMajor && python.devminor == entry.deviceMinor, "\(name)")
-            if let data = python.data { #expect(data == hex(member.contents), "\(name)") }
-            let expected = PythonTarfileTests.expectedPax(entry).mapValues { hex($0) }
+            if let data = python.data { #expect(data == hexString(member.contents), "\(name)") }
+            let expected = PythonTarfileTests.expectedPax(entry).mapValues { hexString($0) }
             #expect(python.pax == expected, "\(name)")
         }
     }
 
     @Test func readerReadsArchivesWrittenByTarfile() throws {
-        let scratch = try TemporaryDirectory()
+        let scratch = try TemporaryFolder("kuratar")
         defer { scratch.remove() }
         let archivePath = scratch.file("python.tar")
         // A pax archive with a global header, a non-ASCII name, a fractional mtime,
@@ -125,7 +126,7 @@ import Testing
             """
         let gnuPath = scratch.file("python-gnu.tar")
         let result = try run(["python3", "-c", writer, archivePath, gnuPath])
-        try #require(result.status == 0, "python3 failed: \(result.stderr)")
+        try #require(result.status == 0, "python3 failed: \(result.err)")
 
         let pax = try readArchive(Array(try Data(contentsOf: URL(fileURLWithPath: archivePath))), seed: 7, maxPiece: 700)
         try #require(pax.count == 4)

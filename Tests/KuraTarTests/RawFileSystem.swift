@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import KuraTestSupport
 
 /// POSIX file operations on raw-byte paths (which need not be UTF-8), for the tests.
 enum RawFileSystem {
@@ -58,15 +59,15 @@ enum RawFileSystem {
     static func xattr(_ path: String, _ name: String) throws -> [UInt8] {
         let script = "import os, sys; sys.stdout.buffer.write(os.getxattr(sys.argv[1], sys.argv[2], follow_symlinks=False))"
         let result = try run(["python3", "-c", script, path, name])
-        guard result.status == 0 else { throw Failure(description: "getxattr \(name) on \(path): \(result.stderr)") }
+        guard result.status == 0 else { throw Failure(description: "getxattr \(name) on \(path): \(result.err)") }
         return Array(result.stdout)
     }
 
     /// Sets an extended attribute through python3.
     static func setXattr(_ path: String, _ name: String, _ value: [UInt8]) throws {
         let script = "import os, sys; os.setxattr(sys.argv[1], sys.argv[2], bytes.fromhex(sys.argv[3]), follow_symlinks=False)"
-        let result = try run(["python3", "-c", script, path, name, hex(value)])
-        guard result.status == 0 else { throw Failure(description: "setxattr \(name) on \(path): \(result.stderr)") }
+        let result = try run(["python3", "-c", script, path, name, hexString(value)])
+        guard result.status == 0 else { throw Failure(description: "setxattr \(name) on \(path): \(result.err)") }
     }
 
     static func setTimes(_ path: [CChar], seconds: Int64, nanoseconds: Int) throws {
@@ -108,7 +109,7 @@ enum RawFileSystem {
 
     /// Whether the temporary directory's filesystem accepts `user.*` extended attributes.
     static let supportsUserXattrs: Bool = {
-        guard let scratch = try? TemporaryDirectory() else { return false }
+        guard let scratch = try? TemporaryFolder() else { return false }
         defer { scratch.remove() }
         guard (try? write(path(scratch.path, Array("probe".utf8)), [])) != nil else { return false }
         return (try? setXattr(scratch.file("probe"), "user.kura-probe", [1])) != nil

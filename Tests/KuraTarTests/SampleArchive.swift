@@ -1,4 +1,5 @@
 import KuraTar
+import KuraTestSupport
 
 /// One archive holding every kind of entry and every field that needs a pax record,
 /// shared by the GNU tar, python3 and round-trip tests.

@@ -1,5 +1,6 @@
 import KuraTar
 import Testing
+import KuraTestSupport
 
 /// Misuse of `TarWriter` and damaged input to `TarReader`.
 @Suite struct TarErrorTests {

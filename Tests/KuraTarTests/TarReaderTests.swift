@@ -1,6 +1,7 @@
 import Foundation
 import KuraTar
 import Testing
+import KuraTestSupport
 
 /// `TarReader` on archives from `TarWriter` and from GNU tar.
 @Suite struct TarReaderTests {
@@ -83,13 +84,13 @@ import Testing
 
     /// Archives the tree with GNU tar `options` and returns the archive bytes and expectations.
     static func gnuArchive(_ options: [String], xattrs: Bool = false) throws -> (archive: [UInt8], expected: [[UInt8]: Expected]) {
-        let scratch = try TemporaryDirectory()
+        let scratch = try TemporaryFolder("kuratar")
         defer { scratch.remove() }
         let expected = try makeTree(in: scratch.path, xattrs: xattrs)
         let archivePath = scratch.file("gnu.tar")
         let result = try run(["tar"] + options + ["--sort=name", "--owner=kura:3000000", "--group=kura-group:3000001",
                                                   "-cf", archivePath, "-C", scratch.path, "top"])
-        try #require(result.status == 0, "tar -c failed: \(result.stderr)")
+        try #require(result.status == 0, "tar -c failed: \(result.err)")
         return (Array(try Data(contentsOf: URL(fileURLWithPath: archivePath))), expected)
     }
 
@@ -124,12 +125,12 @@ import Testing
     }
 
     @Test func readsGNUFormatNegativeBase256Time() throws {
-        let scratch = try TemporaryDirectory()
+        let scratch = try TemporaryFolder("kuratar")
         defer { scratch.remove() }
         try RawFileSystem.write(RawFileSystem.path(scratch.path, bytes("old")), bytes("old\n"))
         let archivePath = scratch.file("old.tar")
         let result = try run(["tar", "--format=gnu", "--mtime=@-1000000", "-cf", archivePath, "-C", scratch.path, "old"])
-        try #require(result.status == 0, "tar -c failed: \(result.stderr)")
+        try #require(result.status == 0, "tar -c failed: \(result.err)")
         let read = try readArchive(Array(try Data(contentsOf: URL(fileURLWithPath: archivePath))))
         try #require(read.count == 1)
         #expect(read[0].entry.modificationTime == (-1_000_000, 0))
@@ -149,15 +150,15 @@ import Testing
     }
 
     @Test func readsGunzippedTarGz() throws {
-        let scratch = try TemporaryDirectory()
+        let scratch = try TemporaryFolder("kuratar")
         defer { scratch.remove() }
         let expected = try TarReaderTests.makeTree(in: scratch.path, xattrs: false)
         let gzPath = scratch.file("legacy.tar.gz")
         let created = try run(["tar", "--sort=name", "--owner=kura:3000000", "--group=kura-group:3000001",
                                "-czf", gzPath, "-C", scratch.path, "top"])
-        try #require(created.status == 0, "tar -czf failed: \(created.stderr)")
+        try #require(created.status == 0, "tar -czf failed: \(created.err)")
         let gunzipped = try run(["gzip", "-dc", gzPath])
-        try #require(gunzipped.status == 0, "gzip -dc failed: \(gunzipped.stderr)")
+        try #require(gunzipped.status == 0, "gzip -dc failed: \(gunzipped.err)")
         let archive = Array(gunzipped.stdout)
         #expect(archive.count % 10240 == 0)  // GNU tar pads to its record size after the end marker
         let read = try readArchive(archive, seed: 13, maxPiece: 65536)

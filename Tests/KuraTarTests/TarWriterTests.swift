@@ -1,6 +1,7 @@
 import Foundation
 @testable import KuraTar
 import Testing
+import KuraTestSupport
 
 /// Format details of `TarWriter` output: buffering, header layout and when pax records appear.
 @Suite struct TarWriterTests {

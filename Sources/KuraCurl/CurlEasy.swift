@@ -1,18 +1,21 @@
 import CCurl
 import Foundation
 
-/// One libcurl easy handle for one transfer, used on one thread (see ``BlockingThread``), then freed.
+/// One libcurl easy handle, used by one thread at a time (callers run transfers on a thread of their
+/// own, never on a cooperative one). ``reset()`` makes it ready for the next transfer while keeping its
+/// connection cache, so requests to the same server reuse the connection (keep-alive).
 ///
-/// All libcurl pointer code of kura lives in this file and the other `Curl*.swift` files: the handle,
-/// the option calls, the error buffer, string lists, and the read/write callbacks with their buffers.
-/// Nothing here ever turns on libcurl's verbose output: it would print the AUTH exchange.
-final class CurlEasy {
+/// All libcurl pointer code of kura lives in this target (KuraCurl): the handle, the option calls, the
+/// error buffer, string lists, and the read/write/header callbacks with their buffers. Nothing here ever
+/// turns on libcurl's verbose output: it would print the AUTH exchange.
+public final class CurlEasy {
     /// What a failed `curl_easy_perform` said.
-    struct Failure: Error {
+    public struct Failure: Error, CustomStringConvertible {
         /// The libcurl result code (`CURLE_*`).
-        var code: CURLcode
+        public var code: CURLcode
         /// libcurl's own text for the code, and its error buffer when that says more.
-        var text: String
+        public var text: String
+        public var description: String { text }
     }
 
     /// libcurl's process-wide initialisation, done once before the first handle (thread-safe via `static let`).
@@ -23,16 +26,36 @@ final class CurlEasy {
     private var lists: [UnsafeMutablePointer<curl_slist>] = []
     private var upload: UploadBuffer?
     private let response: ResponseBuffer
+    private let headers = HeaderBuffer()
 
-    /// A new handle; `responseLimit` bounds how much of a response body is kept (the rest is read and dropped).
-    init(responseLimit: Int = 64 << 10) throws {
+    /// A new handle; `responseLimit` bounds how much of a response body is kept (the rest is read and
+    /// dropped; nil keeps all of it).
+    public init(responseLimit: Int? = 64 << 10) throws {
         guard Self.globalInit == CURLE_OK, let handle = curl_easy_init() else {
             throw Failure(code: CURLE_FAILED_INIT, text: "libcurl could not be initialised")
         }
         self.handle = handle
         errorBuffer = .allocate(capacity: Int(KURA_CURL_ERROR_SIZE) + 1)
         errorBuffer.initialize(repeating: 0, count: Int(KURA_CURL_ERROR_SIZE) + 1)
-        response = ResponseBuffer(limit: responseLimit)
+        response = ResponseBuffer(limit: responseLimit ?? Int.max)
+        try setBaseOptions()
+    }
+
+    /// Forgets every option, list, body and response of the last transfer (`curl_easy_reset`), keeping
+    /// the open connections, the DNS cache and TLS sessions for the next one.
+    public func reset() throws {
+        curl_easy_reset(handle)
+        for list in lists { curl_slist_free_all(list) }
+        lists = []
+        upload = nil
+        response.bytes = []
+        headers.clear()
+        try setBaseOptions()
+    }
+
+    /// The options every transfer of this handle has: the error buffer, no signals, and the callbacks
+    /// that collect the response.
+    private func setBaseOptions() throws {
         try check(kura_curl_setopt_pointer(handle, CURLOPT_ERRORBUFFER, UnsafeMutableRawPointer(errorBuffer)))
         try set(CURLOPT_NOSIGNAL, 1)  // no SIGALRM for name-resolution timeouts: we run on our own threads
         try set(CURLOPT_NOPROGRESS, 1)
@@ -44,6 +67,14 @@ final class CurlEasy {
             if let data, n > 0 { box.append(UnsafeRawBufferPointer(start: data, count: n)) }
             return n
         })
+        try check(kura_curl_setopt_pointer(handle, CURLOPT_HEADERDATA, Unmanaged.passUnretained(headers).toOpaque()))
+        try check(kura_curl_setopt_header_function(handle) { data, size, count, context in
+            guard let context else { return 0 }
+            let box = Unmanaged<HeaderBuffer>.fromOpaque(context).takeUnretainedValue()
+            let n = size * count
+            if let data, n > 0 { box.line(UnsafeRawBufferPointer(start: data, count: n)) }
+            return n
+        })
     }
 
     deinit {
@@ -53,17 +84,17 @@ final class CurlEasy {
     }
 
     /// Sets a numeric option.
-    func set(_ option: CURLoption, _ value: Int) throws {
+    public func set(_ option: CURLoption, _ value: Int) throws {
         try check(kura_curl_setopt_long(handle, option, value))
     }
 
     /// Sets a string option (libcurl copies the string).
-    func set(_ option: CURLoption, _ value: String) throws {
+    public func set(_ option: CURLoption, _ value: String) throws {
         try check(value.withCString { kura_curl_setopt_string(handle, option, $0) })
     }
 
     /// Sets a string-list option (recipients, HTTP headers); the list lives as long as the handle.
-    func set(_ option: CURLoption, list values: [String]) throws {
+    public func set(_ option: CURLoption, list values: [String]) throws {
         var list: UnsafeMutablePointer<curl_slist>? = nil
         for value in values {
             guard let grown = curl_slist_append(list, value) else {
@@ -78,12 +109,12 @@ final class CurlEasy {
     }
 
     /// Limits the handle to these protocols (comma-separated names, e.g. "smtp,smtps").
-    func allowProtocols(_ names: String) throws {
+    public func allowProtocols(_ names: String) throws {
         try check(names.withCString { kura_curl_allow_protocols(handle, $0) })
     }
 
     /// Uploads `bytes` as the request body (SMTP DATA, or with ``setPostBody(_:)`` an HTTP POST).
-    func setUpload(_ bytes: [UInt8]) throws {
+    public func setUpload(_ bytes: [UInt8]) throws {
         let box = UploadBuffer(bytes)
         upload = box
         try set(CURLOPT_UPLOAD, 1)
@@ -97,7 +128,7 @@ final class CurlEasy {
     }
 
     /// Sends `bytes` as an HTTP POST body (libcurl copies them).
-    func setPostBody(_ bytes: [UInt8]) throws {
+    public func setPostBody(_ bytes: [UInt8]) throws {
         try set(CURLOPT_POST, 1)
         try check(kura_curl_setopt_offset(handle, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(bytes.count)))
         try check(bytes.withUnsafeBytes { raw in
@@ -106,9 +137,9 @@ final class CurlEasy {
         })
     }
 
-    /// Runs the transfer (blocking; call it from a ``BlockingThread``). Returns the response code (HTTP
+    /// Runs the transfer (blocking: call it from a thread of its own). Returns the response code (HTTP
     /// status, or the last SMTP reply code) and the start of the response body.
-    func perform() throws -> (code: Int, body: [UInt8]) {
+    public func perform() throws -> (code: Int, body: [UInt8]) {
         errorBuffer[0] = 0
         let rc = curl_easy_perform(handle)
         guard rc == CURLE_OK else { throw failure(rc) }
@@ -117,8 +148,19 @@ final class CurlEasy {
         return (code, response.bytes)
     }
 
+    /// The header fields of the last response, in order (those of a final response only: a redirect's or
+    /// a `100 Continue`'s are dropped when the next status line arrives).
+    public var responseHeaders: [(name: String, value: String)] { headers.fields }
+
+    /// Sends `bytes` as the body of a request with any method: POST's body handling, then the method
+    /// named (PUT for S3 uploads). libcurl copies the bytes.
+    public func setBody(_ bytes: [UInt8], method: String) throws {
+        try setPostBody(bytes)
+        if method != "POST" { try set(CURLOPT_CUSTOMREQUEST, method) }
+    }
+
     /// The response code after a failed transfer (for example the SMTP reply that refused a recipient).
-    var lastResponseCode: Int {
+    public var lastResponseCode: Int {
         var code = 0
         _ = kura_curl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &code)
         return code
@@ -148,6 +190,20 @@ private final class UploadBuffer {
         bytes.withUnsafeBytes { src in base.copyMemory(from: src.baseAddress! + offset, byteCount: n) }
         offset += n
         return n
+    }
+}
+
+/// The header fields of the response being received, one callback per line.
+private final class HeaderBuffer {
+    var fields: [(name: String, value: String)] = []
+
+    func clear() { fields = [] }
+
+    func line(_ data: UnsafeRawBufferPointer) {
+        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        if text.hasPrefix("HTTP/") { fields = []; return }  // a new response (after a redirect or 100 Continue)
+        guard let colon = text.firstIndex(of: ":") else { return }
+        fields.append((String(text[..<colon]), text[text.index(after: colon)...].trimmingCharacters(in: .whitespaces)))
     }
 }
 

@@ -1,18 +1,8 @@
 import Foundation
+import KuraTestSupport
 
-/// A new, empty directory under the system's temporary directory, removed by ``remove()``.
-struct ScratchDirectory: Sendable {
-    let path: String
-
-    init() throws {
-        path = FileManager.default.temporaryDirectory.path + "/kura-store-tests-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-
-    func remove() {
-        try? FileManager.default.removeItem(atPath: path)
-    }
-
+/// What a store left in a folder (the folders themselves are KuraTestSupport's `TemporaryFolder`).
+enum FolderContents {
     /// Every entry below `path` (hidden ones included), as paths relative to it.
     static func entries(below path: String) throws -> [String] {
         try FileManager.default.subpathsOfDirectory(atPath: path).sorted()
