@@ -17,3 +17,9 @@ public struct ChunkerError: Error, CustomStringConvertible, Sendable, Hashable {
         "KuraChunker: \(message)"
     }
 }
+
+import KuraCore
+
+extension ChunkerError: KuraErrorConvertible {
+    public var kuraError: KuraError { KuraError(.invalidArgument, message, cause: self) }
+}

@@ -42,3 +42,15 @@ public struct CompressionError: Error, Sendable, CustomStringConvertible {
     /// `code: message`.
     public var description: String { "\(code): \(message)" }
 }
+
+import KuraCore
+
+extension CompressionError: KuraErrorConvertible {
+    public var kuraError: KuraError {
+        switch code {
+        case .corruptInput, .sizeMismatch, .truncatedInput: return KuraError(.corrupt, message, cause: self)
+        case .invalidArgument: return KuraError(.invalidArgument, message, cause: self)
+        case .invalidState, .libraryFailure: return KuraError(.fatal, description, cause: self)
+        }
+    }
+}

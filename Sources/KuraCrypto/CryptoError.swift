@@ -46,3 +46,16 @@ public struct CryptoError: Error, Sendable, CustomStringConvertible {
         return "\(code): \(message)"
     }
 }
+
+import KuraCore
+
+extension CryptoError: KuraErrorConvertible {
+    public var kuraError: KuraError {
+        switch code {
+        case .authenticationFailed:
+            return KuraError(.corrupt, "\(message): the data failed authentication (damaged, or not written with this key)", cause: self)
+        case .invalidInput: return KuraError(.invalidArgument, message, cause: self)
+        case .libraryFailure: return KuraError(.fatal, description, hint: "libcrypto (OpenSSL) failed; check the OpenSSL installation", cause: self)
+        }
+    }
+}

@@ -39,3 +39,17 @@ public func joinPath(_ dir: [UInt8], _ name: [UInt8]) -> [UInt8] {
     if dir.last == 47 { return dir + name }
     return dir + [47] + name
 }
+
+import KuraCore
+
+extension FileSystemError: KuraErrorConvertible {
+    public var kuraError: KuraError {
+        if isNoSpace { return KuraError(.noSpace, description, hint: "free space on the target file system", cause: self) }
+        if isPermission { return KuraError(.permissionDenied, description, hint: "check the owner and mode of the path (or run as a user who may read it)", cause: self) }
+        switch errno {
+        case ENOENT: return KuraError(.notFound, description, cause: self)
+        case EROFS: return KuraError(.readOnly, description, cause: self)
+        default: return KuraError(.io, description, cause: self)
+        }
+    }
+}

@@ -1,4 +1,5 @@
 import Foundation
+import KuraCore
 
 /// Which snapshots `kura forget` keeps: restic's `forget --keep-*` policy, with restic's semantics.
 ///
@@ -318,4 +319,12 @@ private func withinLimit(latest: Date, zone: RetentionClock.Zone, duration: Rete
     let shifted = RetentionClock.addDate(latest, in: zone, years: -duration.years, months: -duration.months,
                                          days: -duration.days)
     return shifted.addingTimeInterval(-Double(duration.hours) * 3_600)
+}
+
+extension RetentionPolicyError: KuraErrorConvertible {
+    public var kuraError: KuraError { KuraError(.invalidArgument, description, cause: self) }
+}
+
+extension RetentionDurationError: KuraErrorConvertible {
+    public var kuraError: KuraError { KuraError(.invalidArgument, description, hint: "e.g. 14d, 1y6m, 2d12h", cause: self) }
 }

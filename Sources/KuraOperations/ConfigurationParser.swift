@@ -1,4 +1,5 @@
 import Foundation
+import KuraCore
 import KuraMaintenance
 import KuraNotify
 import TOMLKit
@@ -506,4 +507,15 @@ public enum ConfigurationParser {
             return n
         }
     }
+}
+
+extension ConfigurationError: KuraErrorConvertible {
+    public var kuraError: KuraError {
+        KuraError(.invalidArgument, "the configuration \(file.isEmpty ? "" : file + " ")has \(issues.count == 1 ? "a problem" : "\(issues.count) problems"):\n" + description,
+                  hint: "fix the file (`kura config check` lists every problem); nothing was run", cause: self)
+    }
+}
+
+extension CronExpression.ParseError: KuraErrorConvertible {
+    public var kuraError: KuraError { KuraError(.invalidArgument, description, hint: "five fields: minute hour day-of-month month day-of-week, e.g. \"30 2 * * *\"", cause: self) }
 }

@@ -284,11 +284,9 @@ public final class Runner: Sendable {
             st.lastError = nil
         }
         if let failure {
-            let text: String
-            if let k = failure.error as? KuraError {
-                text = k.message
-                report.nextStep = k.hint
-            } else { text = "\(failure.error)" }
+            let k = KuraError.from(failure.error)
+            let text = k.message
+            report.nextStep = k.hint
             report.error = "\(failure.step): \(text)"
             st.lastError = report.error
             if report.nextStep == nil { report.nextStep = Runner.nextStep(for: failure.step) }

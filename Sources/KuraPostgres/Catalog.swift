@@ -98,7 +98,8 @@ public enum Catalog {
         let enc = PostgresConnection.quoteLiteral(db.encoding)
         do {
             try connection.query("CREATE DATABASE \(q) TEMPLATE template0 ENCODING \(enc) LC_COLLATE \(PostgresConnection.quoteLiteral(db.collate)) LC_CTYPE \(PostgresConnection.quoteLiteral(db.ctype))")
-        } catch let e as KuraError where e.message.contains("locale") || e.message.contains("collation") {
+        } catch where PostgresServerError.sqlState(of: error) == "22023" {
+            // invalid_parameter_value: an unknown locale, or one the template's collation rules out.
             warn("the locale of '\(db.name)' (\(db.collate)) is not available on this server; '\(name)' uses the server's default locale")
             try connection.query("CREATE DATABASE \(q) TEMPLATE template0 ENCODING \(enc)")
         }

@@ -67,7 +67,9 @@ public final class PostgresConnection: @unchecked Sendable {
         let status = PQresultStatus(result)
         guard status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK else {
             let message = String(cString: PQresultErrorMessage(result)).trimmingCharacters(in: .whitespacesAndNewlines)
-            throw KuraError(.fatal, "PostgreSQL at \(dsn.display): \(message)\n  in: \(sql.count > 200 ? String(sql.prefix(200)) + "…" : sql)")
+            let state = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) }
+            throw KuraError(.fatal, "PostgreSQL at \(dsn.display): \(message)\n  in: \(sql.count > 200 ? String(sql.prefix(200)) + "…" : sql)",
+                            cause: PostgresServerError(sqlState: state ?? "", message: message))
         }
         let rows = Int(PQntuples(result)), columns = Int(PQnfields(result))
         var out: [[String?]] = []
@@ -124,5 +126,19 @@ public enum PostgresVersion {
     /// "15.18" or "9.6.24".
     public static func display(_ number: Int) -> String {
         number >= 100000 ? "\(number / 10000).\(number % 10000)" : "\(number / 10000).\(number / 100 % 100).\(number % 100)"
+    }
+}
+
+/// What the server said about a failed statement: its SQLSTATE (decide on this, never on the text)
+/// and its message. Carried as the `cause` of the `KuraError` a query throws.
+public struct PostgresServerError: Error, Sendable, CustomStringConvertible {
+    /// The five-character SQLSTATE, e.g. `22023` (invalid_parameter_value), `55P03` (lock_not_available).
+    public var sqlState: String
+    public var message: String
+    public var description: String { "SQLSTATE \(sqlState)" }
+
+    /// The SQLSTATE of a query error, if it came from the server.
+    public static func sqlState(of error: any Error) -> String? {
+        ((error as? KuraError)?.cause as? PostgresServerError)?.sqlState
     }
 }

@@ -175,14 +175,14 @@ public struct PostgresRestoreVerifier: Sendable {
                 result.ok = result.tables.allSatisfy(\.passed)
             } catch {
                 result.restoreSeconds = Date().timeIntervalSince(t0)
-                result.error = (error as? KuraError)?.message ?? "\(error)"
+                result.error = KuraError.from(error).message
                 result.ok = false
             }
             do {
                 try Catalog.dropDatabase(admin, scratch, force: true)
                 result.dropped = true
             } catch {
-                let w = "could not drop the scratch database \(scratch): \((error as? KuraError)?.message ?? "\(error)")"
+                let w = "could not drop the scratch database \(scratch): \(KuraError.from(error).message)"
                 warnings.append(w); log("warning: " + w)
             }
             results.append(result)

@@ -37,3 +37,15 @@ public struct TarError: Error, Sendable, Equatable, CustomStringConvertible {
     /// `tar <code>: <message>`.
     public var description: String { "tar \(code.rawValue): \(message)" }
 }
+
+import KuraCore
+
+extension TarError: KuraErrorConvertible {
+    public var kuraError: KuraError {
+        switch code {
+        case .badChecksum, .malformedHeader, .truncated: return KuraError(.corrupt, description, hint: "the archive is damaged or not a tar archive", cause: self)
+        case .unsupported: return KuraError(.invalidArgument, description, cause: self)
+        case .invalidEntry, .invalidState, .contentsTooLong, .contentsTooShort: return KuraError(.fatal, description, cause: self)
+        }
+    }
+}

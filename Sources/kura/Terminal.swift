@@ -30,6 +30,20 @@ enum Terminal {
         return pw
     }
 
+    /// The text with control characters other than newline and tab shown as `\u{…}` escapes, so that
+    /// bytes from a remote server or a failing command cannot drive the terminal.
+    static func escapingControls(_ text: String) -> String {
+        var out = ""
+        for scalar in text.unicodeScalars {
+            if (scalar.value < 0x20 && scalar != "\n" && scalar != "\t") || (0x7F...0x9F).contains(scalar.value) {
+                out += scalar.escaped(asASCII: true)
+            } else {
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+
     static func printError(_ text: String) {
         FileHandle.standardError.write(Data((text + "\n").utf8))
     }
@@ -92,20 +106,23 @@ final class ProgressLine: @unchecked Sendable {
 }
 
 /// Runs a command body, turning errors into a message and the documented exit code.
+///
+/// The one error printer of the command line: every error, whatever layer threw it, is shown as a
+/// `KuraError` (``KuraError/from(_:)``): `kura: <message>` and `  hint: <what to do>` on stderr,
+/// and with `--json` also `{"error", "code", "hint", "exitCode"}` on stdout. Control characters from
+/// outside (a server's answer, a command's stderr) are escaped.
 func runReportingErrors(json: Bool, _ body: () async throws -> Int32) async throws {
     let code: Int32
-    do { code = try await body() } catch let e as KuraError {
+    do { code = try await body() } catch let e as ExitCode {
+        throw e
+    } catch {
+        let e = KuraError.from(error)
         if json {
             struct ErrorJSON: Encodable { var error: String; var code: String; var hint: String?; var exitCode: Int32 }
             try? Terminal.json(ErrorJSON(error: e.message, code: e.code.description, hint: e.hint, exitCode: e.exitCode))
         }
-        Terminal.printError("kura: \(e)")
+        Terminal.printError("kura: " + Terminal.escapingControls(e.description))
         throw ExitCode(e.exitCode)
-    } catch let e as ExitCode {
-        throw e
-    } catch {
-        Terminal.printError("kura: \(error)")
-        throw ExitCode(1)
     }
     if code != 0 { throw ExitCode(code) }
 }
