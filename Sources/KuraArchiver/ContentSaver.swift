@@ -67,17 +67,25 @@ final class ContentSaver: Sendable {
 
     /// Hashes one chunk, and stores it when it is new. Returns its extent.
     private func saveChunk(_ block: Block, _ range: Range<Int>) async throws -> Extent {
-        let (id, sealed) = try block.bytes.withUnsafeBytes { raw -> (BlobID, SealedBlob?) in
-            let chunk = UnsafeRawBufferPointer(rebasing: raw[range])
-            let id = BlobID(bytes: SHA256.hash(chunk))
-            guard repository.claim(id) else { return (id, nil) }
-            return (id, try repository.sealBlob(.data, id: id, plaintext: chunk))
-        }
+        let (id, sealed) = try block.bytes.withUnsafeBytes { raw in try seal(UnsafeRawBufferPointer(rebasing: raw[range])) }
+        return try await store(id, sealed, length: range.count)
+    }
+
+    /// Hashes a chunk and, when the repository does not have it yet (and no other task claimed it),
+    /// compresses and encrypts it.
+    func seal(_ chunk: UnsafeRawBufferPointer) throws -> (BlobID, SealedBlob?) {
+        let id = BlobID(bytes: SHA256.hash(chunk))
+        guard repository.claim(id) else { return (id, nil) }
+        return (id, try repository.sealBlob(.data, id: id, plaintext: chunk))
+    }
+
+    /// Packs a sealed chunk (if it is new) and counts it. Returns its extent.
+    func store(_ id: BlobID, _ sealed: SealedBlob?, length: Int) async throws -> Extent {
         if let sealed {
             let stored = try await repository.addToPack(sealed)
-            counters.withLock { c in c.blobsAdded += 1; c.bytesAdded += UInt64(range.count); c.bytesStored += UInt64(stored) }
+            counters.withLock { c in c.blobsAdded += 1; c.bytesAdded += UInt64(length); c.bytesStored += UInt64(stored) }
         }
-        return Extent(chunk: id, length: range.count)
+        return Extent(chunk: id, length: length)
     }
 
     /// Chunks and stores everything `reader` yields. `expectedLength` (when known) sizes the first read

@@ -200,7 +200,7 @@ public struct LegacyImporter: Sendable {
 
     func importDump(_ item: Item) async throws -> Snapshot {
         let started = Date()
-        let ingester = StreamIngester(repository: repository)
+        let ingester = ContentStream(repository: repository)
         try await LegacyImporter.readGzip(item.file) { try await ingester.append($0) }
         let content = try await ingester.finish()
         let components = item.path.split(separator: "/").map { Array($0.utf8) }
@@ -253,7 +253,7 @@ public struct LegacyImporter: Sendable {
 
     func importArchive(_ item: Item) async throws -> Snapshot {
         let started = Date()
-        let ingester = StreamIngester(repository: repository)
+        let ingester = ContentStream(repository: repository)
         let root = Folder()
         let tar = TarReader()
         var current: (entry: TarEntry, node: Node, path: [[UInt8]])?
