@@ -150,6 +150,29 @@ struct LockGuaranteeTests {
         }
     }
 
+    @Test("a backup that runs longer than the stale interval keeps its lock by refreshing it: gc meanwhile exits 11, the snapshot is saved")
+    func refreshKeepsTheLock() async throws {
+        try await withRepository { s in
+            let env = ["KURA_LOCK_STALE_SECONDS": "3"]
+            let child = try FaultChild.spawn(KuraBinary.url.path, ["backup", "--repo", s.repo, "--stdin-filename", "slow.out", "--stdin-from-command", "--",
+                                                                    "sh", "-c", "for i in 1 2 3 4 5 6 7 8; do head -c 100000 /dev/urandom; sleep 1; done"],
+                                             environment: try s.environment(.environment, extra: env),
+                                             stdout: s.scratch.appendingPathComponent("slow-out"), stderr: s.scratch.appendingPathComponent("slow-err"))
+            var blocked = 0
+            for _ in 0..<4 {
+                try await Task.sleep(for: .seconds(1.5))
+                let gc = try await s.kura(["gc"], extra: env)
+                #expect(gc.status == 11, "gc did not meet the refreshed lock: \(gc)")
+                if gc.status == 11 { blocked += 1 }
+            }
+            let result = child.result(await child.wait(timeout: 60))
+            #expect(result.status == 0, "\(result)")
+            #expect(blocked == 4)
+            #expect(try await s.snapshots().count == 1)
+            #expect(faultObjects(s.repo, "locks").isEmpty)
+        }
+    }
+
     static let unshareReason: String? = {
         guard getuid() == 0 else { return "needs root for unshare --pid" }
         let r = faultRunSync("/usr/bin/unshare", ["--pid", "--fork", "--mount-proc", "true"])
