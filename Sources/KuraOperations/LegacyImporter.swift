@@ -50,6 +50,8 @@ public struct LegacyImporter: Sendable {
         public var path: String
         public var snapshot: String?
         public var skipped: String?
+        /// What was changed or left out on the way (member names that climb out of the archive, …).
+        public var warnings: [String] = []
         public var files = 0
         public var bytes: UInt64 = 0
     }
@@ -116,7 +118,10 @@ public struct LegacyImporter: Sendable {
             let snapshot: Snapshot
             switch item.kind {
             case .dump: snapshot = try await importDump(item)
-            case .archive: snapshot = try await importArchive(item)
+            case .archive:
+                let (s, warnings) = try await importArchive(item)
+                snapshot = s
+                item.warnings += warnings
             }
             item.snapshot = snapshot.id?.hex
             item.files = snapshot.summary?.files ?? 0
@@ -251,7 +256,10 @@ public struct LegacyImporter: Sendable {
         }
     }
 
-    func importArchive(_ item: Item) async throws -> Snapshot {
+    /// Imports a .tar.gz below `item.path`. Member names are untrusted: a name with a `..` component is
+    /// refused (it could climb out of the import folder on restore) and an absolute name is stored
+    /// relative to the import folder; both are reported in the returned warnings.
+    func importArchive(_ item: Item) async throws -> (Snapshot, [String]) {
         let started = Date()
         let ingester = ContentStream(repository: repository)
         let root = Folder()
@@ -264,8 +272,17 @@ public struct LegacyImporter: Sendable {
         var summary = Snapshot.Summary()
         let strip = stripComponents
 
-        func components(_ path: [UInt8]) -> [[UInt8]] {
-            let parts = path.split(separator: 47).map(Array.init).filter { $0 != [46] && !$0.isEmpty }
+        var warnings: [String] = []
+        /// The member's path below the import folder, or nil when it must not be stored.
+        func components(_ path: [UInt8], member: Bool = true) -> [[UInt8]]? {
+            let parts = path.split(separator: 47, omittingEmptySubsequences: true).map(Array.init).filter { $0 != [46] }
+            if parts.contains([46, 46]) {
+                if member { warnings.append("refused the member \(PathBytes.display(path).debugDescription): a \"..\" in its name would climb out of the archive") }
+                return nil
+            }
+            if member, path.first == 47 {
+                warnings.append("the member \(PathBytes.display(path).debugDescription) has an absolute name: stored below \(item.path)")
+            }
             return parts.count > strip ? Array(parts.dropFirst(strip)) : []
         }
         func insert(_ node: Node, at path: [[UInt8]]) {
@@ -302,7 +319,7 @@ public struct LegacyImporter: Sendable {
             for event in events {
                 switch event {
                 case .header(let e):
-                    let path = components(e.path)
+                    guard let path = components(e.path) else { current = nil; continue }
                     if path.isEmpty {
                         if e.kind == .directory { root.node = node(for: e, name: []) }
                         current = nil
@@ -310,8 +327,7 @@ public struct LegacyImporter: Sendable {
                     }
                     var n = node(for: e, name: path.last!)
                     if e.kind == .hardLink {
-                        let target = components(e.linkTarget)
-                        if let ino = inodeByPath[target], let t = nodeByInode[ino] {
+                        if let target = components(e.linkTarget, member: false), let ino = inodeByPath[target], let t = nodeByInode[ino] {
                             n = t; n.name = path.last!
                             linkCount[ino, default: 1] += 1
                             inodeByPath[path] = ino
@@ -397,7 +413,7 @@ public struct LegacyImporter: Sendable {
         summary.bytesAdded = ingester.bytesAdded
         summary.bytesStored = ingester.bytesStored
         summary.durationSeconds = Date().timeIntervalSince(started)
-        return try await save(item, tree: treeID, source: "directory", summary: summary)
+        return (try await save(item, tree: treeID, source: "directory", summary: summary), warnings)
     }
 
     static func syntheticFolder(_ name: [UInt8], time: Timespec) -> Node {

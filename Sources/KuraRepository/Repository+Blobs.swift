@@ -306,7 +306,10 @@ extension Repository {
 
     /// Encodes and stores a tree; returns its id.
     public func saveTree(_ tree: Tree) async throws -> (id: BlobID, stored: StoredBlob) {
-        try await saveBlob(.tree, tree.encoded())
+        if let bad = tree.nodes.first(where: { !Node.isValidName($0.name) }) {
+            throw KuraError(.invalidArgument, "refusing to store an entry named \(PathBytes.display(bad.name).debugDescription): not a single path component")
+        }
+        return try await saveBlob(.tree, tree.encoded())
     }
 }
 

@@ -71,6 +71,12 @@ public struct Node: Hashable, Sendable {
 
     public init(name: [UInt8], type: NodeType) { self.name = name; self.type = type }
 
+    /// Whether `name` is one path component: not empty, not `.` or `..`, no `/` and no NUL. The only
+    /// names a tree may hold (checked when trees are written and when they are read).
+    public static func isValidName(_ name: [UInt8]) -> Bool {
+        !name.isEmpty && name != [46] && name != [46, 46] && !name.contains(47) && !name.contains(0)
+    }
+
     /// The name for display: UTF-8 where valid, otherwise with invalid bytes as `\xNN`.
     public var displayName: String { PathBytes.display(name) }
 }
@@ -133,6 +139,11 @@ public struct Tree: Hashable, Sendable {
         var nodes = [Node](); nodes.reserveCapacity(count)
         for _ in 0..<count {
             let name = try r.data()
+            // A repository written by anyone else is untrusted input: a name must stay one component.
+            guard Node.isValidName(name) else {
+                throw KuraError(.corrupt, "tree \(id?.short ?? "") holds an entry named \(PathBytes.display(name).debugDescription), which is not a single path component (empty, \".\", \"..\", or containing \"/\" or NUL)",
+                                hint: "the tree was damaged or written by a hostile tool; nothing is restored from it — `kura repair snapshots` rewrites the snapshots that use it")
+            }
             guard let type = NodeType(rawValue: try r.u8()) else { throw KuraError(.corrupt, "tree \(id?.short ?? "") has an unknown node type") }
             var n = Node(name: name, type: type)
             n.mode = try r.u32(); n.uid = try r.u32(); n.gid = try r.u32()

@@ -73,6 +73,10 @@ public final class Restorer: Sendable {
         return result.withLock { $0 }
     }
 
+    static func unsafeName(_ name: [UInt8]) -> KuraError {
+        KuraError(.corrupt, "refusing the entry name \(PathBytes.display(name).debugDescription): it is not a single path component and could leave the target")
+    }
+
     func note(error path: [UInt8], _ error: any Error) {
         result.withLock { $0.errors.append("\(PathBytes.display(path)): \(error)") }
     }
@@ -121,6 +125,9 @@ public final class Restorer: Sendable {
     }
 
     private func restoreChild(_ node: Node, path: [UInt8], in dir: LazyDirectory, matcher: PathMatcher, everything: Bool) async -> Bool {
+        // Every name is resolved relative to its folder's descriptor, without following links; a name
+        // that is not one component ("..", "a/b") could leave the target, so it is never used.
+        guard Node.isValidName(node.name) else { note(error: path, Restorer.unsafeName(node.name)); return false }
         let selected = everything || matcher.matches(name: node.name, path: path)
         if node.type == .directory {
             guard selected || matcher.mayMatchInside(path) else { return false }
@@ -141,6 +148,7 @@ public final class Restorer: Sendable {
 
     /// Restores one non-directory entry (or an empty directory node) into `dir`.
     func restoreEntry(_ node: Node, into dir: Descriptor, path: [UInt8], display: [UInt8]) async {
+        guard Node.isValidName(node.name) else { note(error: path, Restorer.unsafeName(node.name)); return }
         do {
             unlinkat(dir.fd, cString(node.name), 0)  // replace what was there (never a directory)
             switch node.type {

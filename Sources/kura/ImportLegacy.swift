@@ -48,7 +48,9 @@ struct ImportLegacy: AsyncParsableCommand {
             let dry = dryRun
             let done: [LegacyImporter.Item]
             do {
+                let json = global.json
                 done = try await importer.run(plan) { item in
+                    if !json { for w in item.warnings { Terminal.printError("kura: warning: \((item.file as NSString).lastPathComponent): \(Terminal.escapingControls(w))") } }
                     guard !quiet else { return }
                     let when = ConfigChecker.format(item.time, zone)
                     let what = item.skipped ?? (dry ? "would import as \(item.path)" : "snapshot \(item.snapshot?.prefix(8) ?? "") \(item.path), \(item.files) files, \(Terminal.bytes(item.bytes))")
