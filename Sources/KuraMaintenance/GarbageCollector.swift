@@ -1,6 +1,7 @@
 import Foundation
 import KuraRepository
 import KuraStore
+import Synchronization
 
 /// Options of `kura gc`.
 public struct GCOptions: Sendable {
@@ -94,7 +95,14 @@ public struct GarbageCollector: Sendable {
 
         // Mark.
         progress?("marking blobs used by snapshots")
-        let snapshots = try await repository.listSnapshots()
+        // Every snapshot must be readable: the data of one that cannot be read would look unused.
+        let unreadable = Mutex<[(BlobID, KuraError)]>([])
+        let snapshots = try await repository.listSnapshots(damaged: { id, e in unreadable.withLock { $0.append((id, e)) } })
+        if let (id, e) = unreadable.withLock({ $0.sorted { $0.0 < $1.0 }.first }) {
+            let all = unreadable.withLock { $0.map(\.0.short) }.sorted().joined(separator: ", ")
+            throw KuraError(.corrupt, "gc stopped, nothing was deleted: snapshot \(all) cannot be read (\(e.message)); the data it refers to would look unused",
+                            hint: "restore snapshots/\(id.hex) from a copy of the repository, or, if it is lost for good, `kura forget \(id.short)` (then gc); `kura check` shows what else is damaged")
+        }
         report.snapshots = snapshots.count
         var used = Set<BlobID>()
         for s in snapshots {
