@@ -1,5 +1,6 @@
 import Foundation
 @testable import KuraStore
+import KuraStoreTesting
 import Testing
 
 /// What only a file-system store has: modes, temporary files, durability paths, full and read-only disks.
@@ -64,8 +65,8 @@ struct LocalStoreTests {
         let store = try LocalStore(path: scratch.path, create: true)
         for i in 0..<20 { try await store.put("d/\(i % 3)/k\(i % 5)", data: testBytes(i * 100, seed: UInt64(i))) }
         try await store.put("x", data: [1])
-        await expectStoreError(.alreadyExists) { try await store.put("x/y", data: [2]) }
-        await expectStoreError(.alreadyExists) { try await store.put("d", data: [2]) }
+        try await expectStoreError(.alreadyExists) { try await store.put("x/y", data: [2]) }
+        try await expectStoreError(.alreadyExists) { try await store.put("d", data: [2]) }
         #expect(try ScratchDirectory.temporaryFiles(below: scratch.path) == [])
         #expect(try await store.list(prefix: "").count == 16)
     }
@@ -84,7 +85,7 @@ struct LocalStoreTests {
         await #expect(throws: Injected.self) { try await failing.put("dir/obj", data: testBytes(5000, seed: 8)) }
         await #expect(throws: Injected.self) { try await failing.put("dir/new", data: [1]) }
         #expect(try await failing.get("dir/obj") == old)
-        await expectStoreError(.notFound) { try await failing.stat("dir/new") }
+        try await expectStoreError(.notFound) { try await failing.stat("dir/new") }
         #expect(try await failing.list(prefix: "") == [ObjectInfo(key: "dir/obj", size: 3000)])
         #expect(try ScratchDirectory.temporaryFiles(below: scratch.path) == [])
     }
@@ -103,9 +104,9 @@ struct LocalStoreTests {
         #expect(try ScratchDirectory.temporaryFiles(below: scratch.path) == ["d/.tmp-deadbeef"], "the test sees dot files")
 
         #expect(try await store.list(prefix: "") == [ObjectInfo(key: "d/real", size: 1)])
-        await expectStoreError(.notFound) { try await store.get("d/link") }
-        await expectStoreError(.notFound) { try await store.stat("d/link") }
-        await expectStoreError(.notFound) { try await store.get("empty/dirs") }
+        try await expectStoreError(.notFound) { try await store.get("d/link") }
+        try await expectStoreError(.notFound) { try await store.stat("d/link") }
+        try await expectStoreError(.notFound) { try await store.get("empty/dirs") }
         try await store.put("empty/dirs", data: [2])   // an empty directory in the way is removed
         #expect(try await store.get("empty/dirs") == [2])
     }
@@ -121,12 +122,12 @@ struct LocalStoreTests {
         let old = testBytes(4096, seed: 9)
         try await store.put("data/obj", data: old)
 
-        let error = await expectStoreError(.noSpace) { try await store.put("data/obj", data: testBytes(2 << 20, seed: 10)) }
-        #expect(error?.errno == ENOSPC)
-        #expect(error?.description.contains("No space left on device") == true)
+        let error = try await expectStoreError(.noSpace) { try await store.put("data/obj", data: testBytes(2 << 20, seed: 10)) }
+        #expect(error.errno == ENOSPC)
+        #expect(error.description.contains("No space left on device"))
         #expect(try await store.get("data/obj") == old)
-        await expectStoreError(.noSpace) { try await store.put("data/big", data: testBytes(2 << 20, seed: 11)) }
-        await expectStoreError(.notFound) { try await store.stat("data/big") }
+        try await expectStoreError(.noSpace) { try await store.put("data/big", data: testBytes(2 << 20, seed: 11)) }
+        try await expectStoreError(.notFound) { try await store.stat("data/big") }
         #expect(try ScratchDirectory.temporaryFiles(below: mount.path) == [])
         #expect(try await store.list(prefix: "") == [ObjectInfo(key: "data/obj", size: 4096)])
         try await store.put("data/small", data: [1])   // space was given back
@@ -141,12 +142,12 @@ struct LocalStoreTests {
         try await store.put("data/obj", data: [1, 2, 3])
         try mount.remountReadOnly()
 
-        let error = await expectStoreError(.readOnly) { try await store.put("data/other", data: [4]) }
-        #expect(error?.errno == EROFS)
-        await expectStoreError(.readOnly) { try await store.put("data/obj", data: [4]) }
-        await expectStoreError(.readOnly) { try await store.put("new/dir/obj", data: [4]) }
-        await expectStoreError(.readOnly) { try await store.delete("data/obj") }
-        await expectStoreError(.readOnly) { _ = try LocalStore(path: mount.path + "/other", create: true) }
+        let error = try await expectStoreError(.readOnly) { try await store.put("data/other", data: [4]) }
+        #expect(error.errno == EROFS)
+        try await expectStoreError(.readOnly) { try await store.put("data/obj", data: [4]) }
+        try await expectStoreError(.readOnly) { try await store.put("new/dir/obj", data: [4]) }
+        try await expectStoreError(.readOnly) { try await store.delete("data/obj") }
+        try await expectStoreError(.readOnly) { _ = try LocalStore(path: mount.path + "/other", create: true) }
         #expect(try await store.get("data/obj") == [1, 2, 3])
         #expect(try await store.list(prefix: "") == [ObjectInfo(key: "data/obj", size: 3)])
     }
