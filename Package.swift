@@ -86,7 +86,7 @@ let package = Package(
         // Not a test target, so that the tests of every store (and of future ones) can run the one suite;
         // plain throwing functions, no test framework, so it builds wherever KuraStore builds.
         .target(name: "KuraStoreTesting", dependencies: ["KuraStore"], path: "Tests/KuraStoreTesting"),
-        .testTarget(name: "KuraStoreTests", dependencies: ["KuraStore", "KuraStoreTesting"]),
+        .testTarget(name: "KuraStoreTests", dependencies: ["KuraCore", "KuraStore", "KuraStoreTesting"]),
         .testTarget(name: "KuraTarTests", dependencies: ["KuraTar"]),
         .testTarget(name: "KuraRepositoryTests", dependencies: ["KuraRepository", "KuraArchiver", "KuraRestorer"]),
         .testTarget(name: "KuraMaintenanceTests", dependencies: ["KuraMaintenance", "KuraChecker", "KuraRepository", "KuraArchiver", "KuraRestorer", "KuraStore", "KuraCrypto"]),

@@ -37,14 +37,14 @@ public enum StoreLocation: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    /// `sftp` for `sftp://host/x`: a URL scheme (RFC 3986: a letter, then letters, digits, `+`, `-`, `.`)
-    /// followed by `://`; nil for anything else.
+    /// `sftp` for `sftp://host/x`: a URL scheme (RFC 3986: a letter, then letters, digits, `+`, `-`, `.`;
+    /// `:` too, for restic's `rest:http://…`) followed by `://`; nil for anything else.
     private static func urlScheme(of text: String) -> String? {
         guard let end = text.range(of: "://") else { return nil }
         let scheme = text[..<end.lowerBound]
         guard let first = scheme.unicodeScalars.first, first.isASCII, first.properties.isAlphabetic,
               scheme.unicodeScalars.allSatisfy({ $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0)
-                  || $0 == "+" || $0 == "-" || $0 == ".") })
+                  || $0 == "+" || $0 == "-" || $0 == "." || $0 == ":") })
         else { return nil }
         return String(scheme)
     }
