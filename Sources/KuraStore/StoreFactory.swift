@@ -33,13 +33,20 @@ public enum StoreFactory {
         try open(StoreLocation(parsing: location), create: create, options: options)
     }
 
+    /// Parses `location` and checks that this version has a store for it, without touching anything:
+    /// for commands that ask for a password before they open the store (`init`).
+    @discardableResult
+    public static func check(_ location: String) throws(StoreLocationError) -> StoreLocation {
+        let parsed = try StoreLocation(parsing: location)
+        if case .s3(let s3) = parsed { throw unsupported(s3) }
+        return parsed
+    }
+
     /// Opens the store at a parsed `location`; see ``open(_:create:options:)-(String,_,_)``.
     public static func open(_ location: StoreLocation, create: Bool = false, options: StoreOptions = StoreOptions()) throws -> any ObjectStore {
         switch location {
         case .s3(let s3):
-            throw StoreLocationError(s3.description, "S3 repositories are not supported by this version",
-                                     hint: "use a local folder (a mounted disk or NFS share works); nothing was read or written",
-                                     isUnsupported: true)
+            throw unsupported(s3)
         case .local(let path):
             let store: LocalStore
             do {
@@ -49,6 +56,12 @@ public enum StoreFactory {
             }
             return wrap(store, options: options)
         }
+    }
+
+    private static func unsupported(_ s3: S3Location) -> StoreLocationError {
+        StoreLocationError(s3.description, "S3 repositories are not supported by this version",
+                           hint: "use a local folder (a mounted disk or NFS share works); nothing was read or written",
+                           isUnsupported: true)
     }
 
     /// `base` with the wrappers every opened store gets: retries outside, the request limit inside.
