@@ -7,9 +7,11 @@
 //   CKuraSystem                 header-only shim for Linux calls Glibc does not expose
 //   KuraCrypto                  SHA-256, HMAC, AES-256-GCM, scrypt, random (wraps libcrypto)
 //   KuraCompression             zstd chunks, gzip streams (wraps libzstd and zlib)
-//   KuraCore                    the one error model (KuraError), termination actions (signals), Gregorian day arithmetic
+//   KuraCore                    the one error model (KuraError), termination actions (signals), Gregorian day arithmetic, AsyncLimiter
 //   KuraChunker                 pure FastCDC, sequential and exact-parallel
-//   KuraStore                   ObjectStore protocol + local and in-memory stores
+//   KuraStore                   ObjectStore protocol, local and in-memory stores, location → store (StoreFactory),
+//                               retry and request-limit wrappers
+//   KuraStoreTesting            (Tests/KuraStoreTesting) the conformance suite every store runs, fault-injecting stores
 //   KuraTar                     pure tar (ustar + PAX) writer and reader
 //   KuraFileSystem              POSIX file access by directory fd (*at calls), metadata, xattrs
 //   KuraRepository              the repository format: config, keys, packs, index, trees, snapshots
@@ -88,7 +90,10 @@ let package = Package(
 
         .testTarget(name: "KuraChunkerTests", dependencies: ["KuraTestSupport", "KuraChunker"], resources: [.copy("Vectors")]),
         .testTarget(name: "KuraCryptoTests", dependencies: ["KuraTestSupport", "KuraCrypto", "KuraCompression"]),
-        .testTarget(name: "KuraStoreTests", dependencies: ["KuraTestSupport", "KuraStore"]),
+        // Not a test target, so that the tests of every store (and of future ones) can run the one suite;
+        // plain throwing functions, no test framework, so it builds wherever KuraStore builds.
+        .target(name: "KuraStoreTesting", dependencies: ["KuraStore"], path: "Tests/KuraStoreTesting"),
+        .testTarget(name: "KuraStoreTests", dependencies: ["KuraTestSupport", "KuraCore", "KuraStore", "KuraStoreTesting"]),
         .testTarget(name: "KuraTarTests", dependencies: ["KuraTestSupport", "KuraTar"]),
         .testTarget(name: "KuraRepositoryTests", dependencies: ["KuraTestSupport", "KuraRepository", "KuraArchiver", "KuraRestorer"]),
         .testTarget(name: "KuraMaintenanceTests", dependencies: ["KuraTestSupport", "KuraCore", "KuraMaintenance", "KuraChecker", "KuraRepository", "KuraArchiver", "KuraRestorer", "KuraStore", "KuraCrypto"]),

@@ -143,9 +143,9 @@ public struct ConfigChecker: Sendable {
         guard stat(path, &st) == 0 else {
             return [Finding(subject: what, level: .error, message: "\(path) does not exist", hint: "write the secret into it (first line) and chmod 600 it")]
         }
-        let mode = UInt32(st.st_mode) & 0o777
-        if mode & 0o077 != 0 {
-            return [Finding(subject: what, level: .error, message: "\(path) is readable by \(mode & 0o007 != 0 ? "every user" : "its group") (mode \(String(mode, radix: 8)))", hint: "chmod 600 \(path)")]
+        // The same rule `kura run` applies when it reads the file (PasswordSource).
+        if let problem = PasswordSource.permissionProblem(path) {
+            return [Finding(subject: what, level: .error, message: problem.message, hint: problem.hint)]
         }
         return []
     }

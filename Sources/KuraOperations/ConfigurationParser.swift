@@ -2,6 +2,7 @@ import Foundation
 import KuraCore
 import KuraMaintenance
 import KuraNotify
+import KuraStore
 import TOMLKit
 
 /// What is wrong with a configuration file: every problem found, each with the line and column of the
@@ -244,8 +245,11 @@ public enum ConfigurationParser {
             var c = Configuration()
             checkKeys(t, "", Parser.topKeys, what: "the configuration")
             if let r = nonEmptyString(t, "", "repository") {
-                if r.contains("://") || r.hasPrefix("s3:") { fail("repository", "remote repositories (\(r)) are not supported by this version", hint: "use a local folder (e.g. a mounted disk or NFS share)") }
-                else if !r.hasPrefix("/") { fail("repository", "repository must be an absolute path, not \"\(r)\"", hint: "cron and systemd run kura from /") }
+                // The same parser every command uses (StoreFactory opens what it returns).
+                let location: StoreLocation?
+                do { location = try StoreLocation(parsing: r) } catch { location = nil; fail("repository", error.message, hint: error.hint) }
+                if case .s3? = location { fail("repository", "S3 repositories are not supported by this version", hint: "use a local folder (e.g. a mounted disk or NFS share)") }
+                else if location != nil, !r.hasPrefix("/") { fail("repository", "repository must be an absolute path, not \"\(r)\"", hint: "cron and systemd run kura from /") }
                 c.repository = r
             } else if t["repository"] == nil {
                 issues.append(.init(key: "repository", line: 1, column: 1, message: "the configuration names no repository", hint: "add repository = \"/backup/kura\" at the top"))

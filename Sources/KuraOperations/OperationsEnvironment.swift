@@ -2,6 +2,7 @@ import Foundation
 import KuraNotify
 import KuraRepository
 import KuraStore
+import Logging
 
 /// Everything a run takes from outside the configuration, injectable for tests.
 public struct OperationsEnvironment: Sendable {
@@ -30,36 +31,38 @@ public enum Resources {
 
     public static func host(_ config: Configuration) -> String { config.host ?? Host.name }
 
-    /// The password: the configuration's `password` or `password-file`, else --password-file,
-    /// $KURA_PASSWORD_FILE, $KURA_PASSWORD.
-    public static func password(_ config: Configuration, _ env: OperationsEnvironment) throws -> [UInt8] {
-        if let file = env.passwordFileOverride { return try readPasswordFile(file) }
-        if let pw = config.password { return Array(pw.utf8) }
-        if let file = config.passwordFile { return try readPasswordFile(file) }
-        if let file = env.variables["KURA_PASSWORD_FILE"], !file.isEmpty { return try readPasswordFile(file) }
-        if let pw = env.variables["KURA_PASSWORD"], !pw.isEmpty { return Array(pw.utf8) }
-        throw KuraError(.invalidArgument, "the configuration gives no repository password",
-                        hint: "set password-file = \"/etc/kura/password\" (mode 0600) in the configuration")
+    /// Where the password comes from: --password-file, then the configuration's `password-file` or
+    /// `password`, then $KURA_PASSWORD_FILE, $KURA_PASSWORD (``PasswordSource``, the rule every command
+    /// follows); no prompt, since `kura run` runs from cron.
+    public static func passwordSource(_ config: Configuration, _ env: OperationsEnvironment) -> PasswordSource {
+        let configured = config.password.map { PasswordSource.Configured.inline($0) } ?? config.passwordFile.map { .file($0) }
+        return PasswordSource(passwordFile: env.passwordFileOverride, configured: configured, usesConfiguration: true,
+                              environment: env.variables)
     }
 
-    static func readPasswordFile(_ file: String) throws -> [UInt8] {
-        guard let data = FileManager.default.contents(atPath: file) else {
-            throw KuraError(.invalidArgument, "cannot read the password file \(file)", hint: "check the path and its permissions (it should be mode 0600)")
-        }
-        let line = Array(data).split(separator: 10, maxSplits: 1, omittingEmptySubsequences: false).first.map(Array.init) ?? []
-        let pw = line.last == 13 ? Array(line.dropLast()) : line
-        guard !pw.isEmpty else { throw KuraError(.invalidArgument, "the password file \(file) is empty") }
-        return pw
+    /// The password, by the rule of ``passwordSource(_:_:)``.
+    public static func password(_ config: Configuration, _ env: OperationsEnvironment) throws -> [UInt8] {
+        try passwordSource(config, env).password()
+    }
+
+    /// The store at the configured repository location (``StoreFactory``), retries logged as warnings.
+    public static func store(_ config: Configuration, _ env: OperationsEnvironment) throws -> any ObjectStore {
+        let location = repositoryLocation(config, env)
+        let logger = Logger(label: "kura.store")
+        let options = StoreOptions(onRetry: { retry in
+            logger.warning("retrying a storage request", metadata: ["repository": .string(location), "retry": .string("\(retry)")])
+        })
+        do {
+            return try StoreFactory.open(location, options: options)
+        } catch var e as KuraError where e.code == .noRepository {
+            e.hint = "create it with `kura init --repo \(location)` (same password as the configuration's)"
+            throw e
+        } catch { throw KuraError.from(error) }
     }
 
     /// Opens the repository.
     public static func openRepository(_ config: Configuration, _ env: OperationsEnvironment) async throws -> Repository {
-        let location = repositoryLocation(config, env)
-        let store: any ObjectStore
-        do { store = try LocalStore(path: location, create: false) } catch let e as ObjectStoreError where e.code == .notFound {
-            throw KuraError(.noRepository, "there is no kura repository at \(location)",
-                            hint: "create it with `kura init --repo \(location)` (same password as the configuration's)")
-        } catch { throw KuraError(.io, "cannot open \(location): \(error)") }
+        let store = try store(config, env)
         _ = try await Repository.readConfig(store: store)
         return try await Repository.open(store: store, password: try password(config, env), cacheDirectory: env.cacheDirectory)
     }
@@ -72,7 +75,7 @@ public enum Resources {
             case .smtp:
                 var password = n.password
                 if let f = n.passwordFile {
-                    let bytes = try readPasswordFile(f)
+                    let bytes = try PasswordSource.readFile(f)
                     password = String(decoding: bytes, as: UTF8.self)
                 }
                 let security: SMTPChannel.Security = n.security == "tls" ? .tls : n.security == "none" ? .none : .starttls

@@ -246,6 +246,7 @@ struct LockedStore: ObjectStore {
     let lock: RepositoryLock
 
     var location: String { base.location }
+    var maxConcurrentRequests: Int { base.maxConcurrentRequests }
     func get(_ key: String) async throws -> [UInt8] { try await base.get(key) }
     func get(_ key: String, range: Range<Int>) async throws -> [UInt8] { try await base.get(key, range: range) }
     func list(prefix: String) async throws -> [ObjectInfo] { try await base.list(prefix: prefix) }

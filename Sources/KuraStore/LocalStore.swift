@@ -20,6 +20,9 @@ public final class LocalStore: ObjectStore {
     /// The root directory's path, as given to ``init(path:create:)``.
     public let location: String
 
+    /// Eight: enough to keep a disk (or an NFS mount) busy without a pile of concurrent fsyncs.
+    public var maxConcurrentRequests: Int { 8 }
+
     /// The open root directory; every path below is resolved relative to it.
     private let root: Int32
 

@@ -6,6 +6,9 @@ public final class MemoryStore: ObjectStore {
     /// Always `memory`.
     public let location = "memory"
 
+    /// No limit: every operation is a dictionary access under a lock.
+    public var maxConcurrentRequests: Int { Int.max }
+
     private struct State: Sendable {
         /// The objects by key.
         var objects: [String: [UInt8]] = [:]

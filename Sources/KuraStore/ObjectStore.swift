@@ -32,6 +32,11 @@ public protocol ObjectReader: Sendable {
     /// Where the store is, for messages (a path or URL).
     var location: String { get }
 
+    /// How many requests this store should serve at once: ``LimitedStore`` holds callers to it, and
+    /// ``StoreFactory`` wraps every store it opens in one. A local disk: a few (fsyncs queue up in the
+    /// kernel anyway); a remote service: its connection limit; memory: no limit (`Int.max`).
+    var maxConcurrentRequests: Int { get }
+
     /// The whole object; ``ObjectStoreError/Code/notFound`` if absent.
     func get(_ key: String) async throws -> [UInt8]
 

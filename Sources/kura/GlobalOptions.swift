@@ -40,44 +40,33 @@ struct GlobalOptions: ParsableArguments {
         return home + "/.local/share/kura/repo"
     }
 
+    /// The store at the repository location (``StoreFactory``: the one way from a location to a store,
+    /// with retries, each reported on stderr, and the store's request limit).
     func store(create: Bool = false) throws -> any ObjectStore {
-        let location = repositoryLocation
-        if location.hasPrefix("s3:") || location.contains("://") {
-            throw KuraError(.invalidArgument, "remote repositories (\(location)) are not supported by this version", hint: "use a local folder")
-        }
-        do { return try LocalStore(path: location, create: create) } catch let e as ObjectStoreError where e.code == .notFound {
-            throw KuraError(.noRepository, "there is no kura repository at \(location)",
-                            hint: "create one with `kura init`, or point --repo / KURA_REPOSITORY at an existing one")
-        } catch {
-            throw KuraError(.io, "cannot open \(location): \(error)")
-        }
+        let options = StoreOptions(onRetry: { retry in Terminal.printError("kura: warning: \(retry)") })
+        do { return try StoreFactory.open(repositoryLocation, create: create, options: options) } catch { throw KuraError.from(error) }
     }
 
-    /// The password, from (in order) --password-file, $KURA_PASSWORD_FILE, $KURA_PASSWORD, or a prompt
-    /// on the terminal. Never from the command line itself.
-    func password(confirm: Bool = false) throws -> [UInt8] {
-        let env = ProcessInfo.processInfo.environment
-        if let file = passwordFile ?? env["KURA_PASSWORD_FILE"].flatMap({ $0.isEmpty ? nil : $0 }) {
-            guard let data = FileManager.default.contents(atPath: file) else {
-                throw KuraError(.invalidArgument, "cannot read the password file \(file)", hint: "check the path and its permissions (it should be mode 0600)")
+    /// Where the password comes from (``PasswordSource``: --password-file, $KURA_PASSWORD_FILE,
+    /// $KURA_PASSWORD, then a prompt if standard input is a terminal). Never from the command line itself.
+    func passwordSource(confirm: Bool = false) -> PasswordSource {
+        var prompt: (@Sendable () throws -> [UInt8])?
+        if isatty(0) == 1 {
+            prompt = { @Sendable () throws -> [UInt8] in
+                let pw = Terminal.readSecret(prompt: "enter password for repository: ")
+                if confirm {
+                    let again = Terminal.readSecret(prompt: "enter the password again: ")
+                    guard pw == again else { throw KuraError(.invalidArgument, "the passwords do not match") }
+                }
+                return pw
             }
-            let line = Array(data).split(separator: 10, maxSplits: 1, omittingEmptySubsequences: false).first.map(Array.init) ?? []
-            let pw = line.last == 13 ? Array(line.dropLast()) : line
-            guard !pw.isEmpty else { throw KuraError(.invalidArgument, "the password file \(file) is empty") }
-            return pw
         }
-        if let pw = env["KURA_PASSWORD"], !pw.isEmpty { return Array(pw.utf8) }
-        guard isatty(0) == 1 else {
-            throw KuraError(.invalidArgument, "no password given",
-                            hint: "use --password-file FILE, or set KURA_PASSWORD_FILE or KURA_PASSWORD (the password is never taken from the command line)")
-        }
-        let pw = Terminal.readSecret(prompt: "enter password for repository: ")
-        if confirm {
-            let again = Terminal.readSecret(prompt: "enter the password again: ")
-            guard pw == again else { throw KuraError(.invalidArgument, "the passwords do not match") }
-        }
-        guard !pw.isEmpty else { throw KuraError(.invalidArgument, "the password is empty") }
-        return pw
+        return PasswordSource(passwordFile: passwordFile, environment: ProcessInfo.processInfo.environment, prompt: prompt)
+    }
+
+    /// The password, by the rule of ``PasswordSource``.
+    func password(confirm: Bool = false) throws -> [UInt8] {
+        try passwordSource(confirm: confirm).password()
     }
 
     /// Opens the repository with the password.

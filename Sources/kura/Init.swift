@@ -35,12 +35,13 @@ struct Init: AsyncParsableCommand {
             options.chunker = ChunkerParameters(minSize: chunkMin << 10, averageSize: chunkAvg << 10, maxSize: chunkMax << 10)
             options.packSize = packSize << 20
             options.compressionLevel = compressionLevel
+            do { try StoreFactory.check(global.repositoryLocation) } catch { throw KuraError.from(error) }  // before the password
             let password = try global.password(confirm: true)
             if let from = copyChunkerParamsFrom {
                 let otherStore: any ObjectStore
-                do { otherStore = try LocalStore(path: from) } catch {
+                do { otherStore = try StoreFactory.open(from) } catch let e as KuraError where e.code == .noRepository {
                     throw KuraError(.noRepository, "there is no repository at \(from) to copy chunker parameters from")
-                }
+                } catch { throw KuraError.from(error) }
                 var fromPassword = password
                 if let file = fromPasswordFile ?? ProcessInfo.processInfo.environment["KURA_FROM_PASSWORD_FILE"] {
                     var g = global; g.passwordFile = file

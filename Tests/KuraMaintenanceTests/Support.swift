@@ -8,14 +8,14 @@ import KuraTestSupport
 /// A repository in a temporary folder, with fast keys and small chunks and packs.
 final class Fixture {
     let root: String
-    let store: LocalStore
+    let store: any ObjectStore
     let repository: Repository
     let password = Array("maintenance".utf8)
 
     init() async throws {
         root = FileManager.default.temporaryDirectory.appendingPathComponent("kura-maint-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: root + "/src", withIntermediateDirectories: true)
-        store = try LocalStore(path: root + "/repo", create: true)
+        store = try StoreFactory.open(root + "/repo", create: true)
         var options = InitOptions()
         options.kdfCost = (n: 1 << 10, r: 8, p: 1)
         options.chunker = ChunkerParameters(minSize: 4 << 10, averageSize: 16 << 10, maxSize: 64 << 10)

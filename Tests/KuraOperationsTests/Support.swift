@@ -36,11 +36,11 @@ final class OpsSandbox: @unchecked Sendable {
         options.kdfCost = (n: 1 << 10, r: 8, p: 1)
         options.chunker = ChunkerParameters(minSize: 4 << 10, averageSize: 16 << 10, maxSize: 64 << 10)
         options.packSize = 1 << 20
-        _ = try await Repository.initialize(store: try LocalStore(path: repo, create: true), password: Array(password.utf8), options: options)
+        _ = try await Repository.initialize(store: try StoreFactory.open(repo, create: true), password: Array(password.utf8), options: options)
     }
 
     func openRepository() async throws -> Repository {
-        try await Repository.open(store: try LocalStore(path: repo), password: Array(password.utf8))
+        try await Repository.open(store: try StoreFactory.open(repo), password: Array(password.utf8))
     }
 
     /// The configuration header every test config starts with.

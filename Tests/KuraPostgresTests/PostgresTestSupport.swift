@@ -107,11 +107,11 @@ final class Scratch: @unchecked Sendable {
     /// A repository opened in-process (scrypt cost lowered for speed; default chunker).
     func openRepository() async throws -> Repository {
         if FileManager.default.fileExists(atPath: repo + "/config") {
-            return try await Repository.open(store: try LocalStore(path: repo), password: Array(password.utf8))
+            return try await Repository.open(store: try StoreFactory.open(repo), password: Array(password.utf8))
         }
         var options = InitOptions()
         options.kdfCost = (n: 1 << 10, r: 8, p: 1)
-        return try await Repository.initialize(store: try LocalStore(path: repo, create: true), password: Array(password.utf8), options: options)
+        return try await Repository.initialize(store: try StoreFactory.open(repo, create: true), password: Array(password.utf8), options: options)
     }
 
     /// Runs the kura binary against this repository.

@@ -126,7 +126,7 @@ struct RoundTripTests {
         let source = tmp.file("src")
         let xattrs = supportsUserXattrs(tmp.path)
         try makeTrickyTree(source, xattrs: xattrs)
-        let repo = try await makeRepository(store: try LocalStore(path: tmp.file("repo"), create: true))
+        let repo = try await makeRepository(store: try StoreFactory.open(tmp.file("repo"), create: true))
         let result = try await Archiver(repository: repo, options: BackupOptions(paths: [source])).run()
         #expect(result.exitCode == 0)
         #expect(result.errors.isEmpty)
@@ -159,7 +159,7 @@ struct RoundTripTests {
         let tmp = try TemporaryFolder("kura-test")
         let source = tmp.file("src")
         try makeTrickyTree(source, xattrs: false)
-        let store = try LocalStore(path: tmp.file("repo"), create: true)
+        let store = try StoreFactory.open(tmp.file("repo"), create: true)
         let repo = try await makeRepository(store: store)
         let snap = try await Archiver(repository: repo, options: BackupOptions(paths: [source])).run().snapshot
 
@@ -194,7 +194,7 @@ struct RoundTripTests {
         let tmp = try TemporaryFolder("kura-test")
         let source = tmp.file("src")
         try makeTrickyTree(source, xattrs: false)
-        let repo = try await makeRepository(store: try LocalStore(path: tmp.file("repo"), create: true))
+        let repo = try await makeRepository(store: try StoreFactory.open(tmp.file("repo"), create: true))
         let first = try await Archiver(repository: repo, options: BackupOptions(paths: [source])).run().snapshot
         let second = try await Archiver(repository: repo, options: BackupOptions(paths: [source])).run().snapshot
         #expect(second.summary?.bytesAdded == 0)

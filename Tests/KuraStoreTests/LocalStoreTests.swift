@@ -1,5 +1,6 @@
 import Foundation
 @testable import KuraStore
+import KuraStoreTesting
 import Testing
 import KuraTestSupport
 
@@ -63,10 +64,10 @@ struct LocalStoreTests {
         let scratch = try TemporaryFolder("kura-store-tests")
         defer { scratch.remove() }
         let store = try LocalStore(path: scratch.path, create: true)
-        for i in 0..<20 { try await store.put("d/\(i % 3)/k\(i % 5)", data: randomBytes(i * 100, seed: UInt64(i))) }
+        for i in 0..<20 { try await store.put("d/\(i % 3)/k\(i % 5)", data: testBytes(i * 100, seed: UInt64(i))) }
         try await store.put("x", data: [1])
-        await expectStoreError(.alreadyExists) { try await store.put("x/y", data: [2]) }
-        await expectStoreError(.alreadyExists) { try await store.put("d", data: [2]) }
+        try await expectStoreError(.alreadyExists) { try await store.put("x/y", data: [2]) }
+        try await expectStoreError(.alreadyExists) { try await store.put("d", data: [2]) }
         #expect(try FolderContents.temporaryFiles(below: scratch.path) == [])
         #expect(try await store.list(prefix: "").count == 16)
     }
@@ -76,16 +77,16 @@ struct LocalStoreTests {
     func failedPut(step: LocalStore.PutStep) async throws {
         let scratch = try TemporaryFolder("kura-store-tests")
         defer { scratch.remove() }
-        let old = randomBytes(3000, seed: 7)
+        let old = testBytes(3000, seed: 7)
         try await LocalStore(path: scratch.path, create: true).put("dir/obj", data: old)
         struct Injected: Error {}
         let failing = try LocalStore(path: scratch.path, create: false) { current in
             if current == step { throw Injected() }
         }
-        await #expect(throws: Injected.self) { try await failing.put("dir/obj", data: randomBytes(5000, seed: 8)) }
+        await #expect(throws: Injected.self) { try await failing.put("dir/obj", data: testBytes(5000, seed: 8)) }
         await #expect(throws: Injected.self) { try await failing.put("dir/new", data: [1]) }
         #expect(try await failing.get("dir/obj") == old)
-        await expectStoreError(.notFound) { try await failing.stat("dir/new") }
+        try await expectStoreError(.notFound) { try await failing.stat("dir/new") }
         #expect(try await failing.list(prefix: "") == [ObjectInfo(key: "dir/obj", size: 3000)])
         #expect(try FolderContents.temporaryFiles(below: scratch.path) == [])
     }
@@ -104,9 +105,9 @@ struct LocalStoreTests {
         #expect(try FolderContents.temporaryFiles(below: scratch.path) == ["d/.tmp-deadbeef"], "the test sees dot files")
 
         #expect(try await store.list(prefix: "") == [ObjectInfo(key: "d/real", size: 1)])
-        await expectStoreError(.notFound) { try await store.get("d/link") }
-        await expectStoreError(.notFound) { try await store.stat("d/link") }
-        await expectStoreError(.notFound) { try await store.get("empty/dirs") }
+        try await expectStoreError(.notFound) { try await store.get("d/link") }
+        try await expectStoreError(.notFound) { try await store.stat("d/link") }
+        try await expectStoreError(.notFound) { try await store.get("empty/dirs") }
         try await store.put("empty/dirs", data: [2])   // an empty directory in the way is removed
         #expect(try await store.get("empty/dirs") == [2])
     }
@@ -119,15 +120,15 @@ struct LocalStoreTests {
         let mount = try TmpfsMount(options: "size=1m")
         defer { mount.unmount() }
         let store = try LocalStore(path: mount.path + "/store", create: true)
-        let old = randomBytes(4096, seed: 9)
+        let old = testBytes(4096, seed: 9)
         try await store.put("data/obj", data: old)
 
-        let error = await expectStoreError(.noSpace) { try await store.put("data/obj", data: randomBytes(2 << 20, seed: 10)) }
-        #expect(error?.errno == ENOSPC)
-        #expect(error?.description.contains("No space left on device") == true)
+        let error = try await expectStoreError(.noSpace) { try await store.put("data/obj", data: testBytes(2 << 20, seed: 10)) }
+        #expect(error.errno == ENOSPC)
+        #expect(error.description.contains("No space left on device"))
         #expect(try await store.get("data/obj") == old)
-        await expectStoreError(.noSpace) { try await store.put("data/big", data: randomBytes(2 << 20, seed: 11)) }
-        await expectStoreError(.notFound) { try await store.stat("data/big") }
+        try await expectStoreError(.noSpace) { try await store.put("data/big", data: testBytes(2 << 20, seed: 11)) }
+        try await expectStoreError(.notFound) { try await store.stat("data/big") }
         #expect(try FolderContents.temporaryFiles(below: mount.path) == [])
         #expect(try await store.list(prefix: "") == [ObjectInfo(key: "data/obj", size: 4096)])
         try await store.put("data/small", data: [1])   // space was given back
@@ -142,12 +143,12 @@ struct LocalStoreTests {
         try await store.put("data/obj", data: [1, 2, 3])
         try mount.remountReadOnly()
 
-        let error = await expectStoreError(.readOnly) { try await store.put("data/other", data: [4]) }
-        #expect(error?.errno == EROFS)
-        await expectStoreError(.readOnly) { try await store.put("data/obj", data: [4]) }
-        await expectStoreError(.readOnly) { try await store.put("new/dir/obj", data: [4]) }
-        await expectStoreError(.readOnly) { try await store.delete("data/obj") }
-        await expectStoreError(.readOnly) { _ = try LocalStore(path: mount.path + "/other", create: true) }
+        let error = try await expectStoreError(.readOnly) { try await store.put("data/other", data: [4]) }
+        #expect(error.errno == EROFS)
+        try await expectStoreError(.readOnly) { try await store.put("data/obj", data: [4]) }
+        try await expectStoreError(.readOnly) { try await store.put("new/dir/obj", data: [4]) }
+        try await expectStoreError(.readOnly) { try await store.delete("data/obj") }
+        try await expectStoreError(.readOnly) { _ = try LocalStore(path: mount.path + "/other", create: true) }
         #expect(try await store.get("data/obj") == [1, 2, 3])
         #expect(try await store.list(prefix: "") == [ObjectInfo(key: "data/obj", size: 3)])
     }

@@ -1,9 +1,10 @@
 import Foundation
 import KuraStore
+import KuraStoreTesting
 import KuraTestSupport
 
-/// The stores the conformance suite (``ObjectStoreConformance``) runs against, each able to make a fresh,
-/// empty store.
+/// The stores the conformance suite (``ObjectStoreConformance`` in KuraStoreTesting) runs against, each
+/// able to make a fresh, empty store: every implementation, and every wrapper over each of them.
 ///
 /// Adding a store means adding a case and its branch in ``makeStore()``. A store that needs outside
 /// configuration (the S3 store: endpoint, bucket, credentials from the environment) should make a unique
@@ -12,18 +13,55 @@ import KuraTestSupport
 enum StoreKind: String, CaseIterable, Sendable, CustomStringConvertible {
     case memory
     case local
+    case retryingMemory
+    case retryingLocal
+    case limitedMemory
+    case limitedLocal
+    /// What every command gets: `StoreFactory.open` of a folder (retrying, limited, local).
+    case factoryLocal
+    /// A retrying store over a memory store that fails one call in three with `.unavailable`.
+    case retryingOverFaultyMemory
+    /// A retrying store over a local store that fails two calls in five with `.unavailable`.
+    case retryingOverFaultyLocal
 
     var description: String { rawValue }
 
+    /// Enough attempts that a call meeting injected faults (at most 2 in a row per 5 calls when alone,
+    /// more when concurrent calls take the passing turns) practically always gets through; no waiting.
+    static let faultTolerant = RetryPolicy(maxAttempts: 40, baseDelay: .zero, maxDelay: .zero)
+
     /// A fresh, empty store of this kind.
     func makeStore() throws -> StoreFixture {
+        func local() throws -> (LocalStore, @Sendable () -> Void) {
+            let scratch = try TemporaryFolder("kura-store-tests")
+            return (try LocalStore(path: scratch.path + "/store", create: true), { scratch.remove() })
+        }
         switch self {
         case .memory:
             return StoreFixture(store: MemoryStore(), tearDown: {})
         case .local:
+            let (store, tearDown) = try local()
+            return StoreFixture(store: store, tearDown: tearDown)
+        case .retryingMemory:
+            return StoreFixture(store: RetryingStore(MemoryStore()), tearDown: {})
+        case .retryingLocal:
+            let (store, tearDown) = try local()
+            return StoreFixture(store: RetryingStore(store), tearDown: tearDown)
+        case .limitedMemory:
+            return StoreFixture(store: LimitedStore(MemoryStore(), limit: 3), tearDown: {})
+        case .limitedLocal:
+            let (store, tearDown) = try local()
+            return StoreFixture(store: LimitedStore(store), tearDown: tearDown)
+        case .factoryLocal:
             let scratch = try TemporaryFolder("kura-store-tests")
-            return StoreFixture(store: try LocalStore(path: scratch.path + "/store", create: true),
-                                tearDown: { scratch.remove() })
+            return StoreFixture(store: try StoreFactory.open(scratch.path + "/store", create: true), tearDown: { scratch.remove() })
+        case .retryingOverFaultyMemory:
+            return StoreFixture(store: RetryingStore(FaultInjectingStore(MemoryStore(), failing: 1, of: 3), policy: Self.faultTolerant),
+                                tearDown: {})
+        case .retryingOverFaultyLocal:
+            let (store, tearDown) = try local()
+            return StoreFixture(store: RetryingStore(FaultInjectingStore(store, failing: 2, of: 5), policy: Self.faultTolerant),
+                                tearDown: tearDown)
         }
     }
 

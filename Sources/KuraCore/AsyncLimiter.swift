@@ -1,6 +1,7 @@
 import Synchronization
 
-/// A weighted counting semaphore for async code: the backpressure of the ingest pipeline.
+/// A weighted counting semaphore for async code: the backpressure of the ingest pipeline, and the
+/// per-store request limit (`LimitedStore`). Lives in the leaf target so both can share the one copy.
 /// `acquire(n)` waits until `n` units are free (a request larger than the capacity waits for all of
 /// them); `release(n)` gives them back and wakes waiters in order.
 public final class AsyncLimiter: Sendable {

@@ -1,0 +1,156 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Where the repository password comes from: the one rule every command, `kura run`, `config check` and
+/// `status` follow. The first of these that is given wins:
+///
+/// 1. `--password-file FILE` on the command line;
+/// 2. the configuration file's `password-file` or inline `password` (only when a configuration is used);
+/// 3. `$KURA_PASSWORD_FILE`;
+/// 4. `$KURA_PASSWORD`;
+/// 5. a prompt on the terminal, if the caller supplies one (interactive commands; never `kura run`).
+///
+/// The password is never taken from an argument (it would show in `ps`). A password file gives its first
+/// line (without `\n` or `\r\n`); it must not be empty, and a regular file must not be readable by its
+/// group or others (`mode & 0o077 == 0`, as `kura config check` demands): such a file is refused with
+/// "chmod 600". Empty environment variables count as unset.
+public struct PasswordSource: Sendable {
+    /// A password setting of the configuration file.
+    public enum Configured: Sendable, Equatable {
+        /// `password-file = "…"`.
+        case file(String)
+        /// `password = "…"` (the configuration file itself must then be 0600; `config check` says so).
+        case inline(String)
+    }
+
+    /// Which of the sources gave (or would give) the password.
+    public enum Origin: Sendable, Equatable, CustomStringConvertible {
+        case passwordFileOption(String)
+        case configurationFile(String)
+        case configurationInline
+        case environmentFile(String)
+        case environmentValue
+        case prompt
+
+        public var description: String {
+            switch self {
+            case .passwordFileOption(let f): return "--password-file \(f)"
+            case .configurationFile(let f): return "the configuration's password-file \(f)"
+            case .configurationInline: return "the configuration's password"
+            case .environmentFile(let f): return "$KURA_PASSWORD_FILE (\(f))"
+            case .environmentValue: return "$KURA_PASSWORD"
+            case .prompt: return "the terminal"
+            }
+        }
+    }
+
+    /// `--password-file`, if given.
+    public var passwordFile: String?
+    /// The configuration's setting, if a configuration is used and it has one.
+    public var configured: Configured?
+    /// Whether a configuration file is in use (for the message when no password is given).
+    public var usesConfiguration: Bool
+    /// The process environment (`KURA_PASSWORD_FILE`, `KURA_PASSWORD`).
+    public var environment: [String: String]
+    /// Asks on the terminal; nil where nobody can answer (cron, standard input not a terminal).
+    public var prompt: (@Sendable () throws -> [UInt8])?
+
+    public init(passwordFile: String? = nil, configured: Configured? = nil, usesConfiguration: Bool = false,
+                environment: [String: String], prompt: (@Sendable () throws -> [UInt8])? = nil) {
+        self.passwordFile = passwordFile
+        self.configured = configured
+        self.usesConfiguration = usesConfiguration || configured != nil
+        self.environment = environment
+        self.prompt = prompt
+    }
+
+    /// Which source the rule picks, without reading anything; nil if none is given.
+    public var origin: Origin? {
+        if let passwordFile { return .passwordFileOption(passwordFile) }
+        switch configured {
+        case .file(let f): return .configurationFile(f)
+        case .inline: return .configurationInline
+        case nil: break
+        }
+        if let f = environment["KURA_PASSWORD_FILE"], !f.isEmpty { return .environmentFile(f) }
+        if let pw = environment["KURA_PASSWORD"], !pw.isEmpty { return .environmentValue }
+        if prompt != nil { return .prompt }
+        return nil
+    }
+
+    /// The password, from the first source the rule picks.
+    public func password() throws -> [UInt8] {
+        guard let origin else {
+            if usesConfiguration {
+                throw KuraError(.invalidArgument, "the configuration gives no repository password",
+                                hint: "set password-file = \"/etc/kura/password\" (mode 0600) in the configuration, or KURA_PASSWORD_FILE")
+            }
+            throw KuraError(.invalidArgument, "no password given",
+                            hint: "use --password-file FILE, or set KURA_PASSWORD_FILE or KURA_PASSWORD (the password is never taken from the command line)")
+        }
+        let pw: [UInt8]
+        switch origin {
+        case .passwordFileOption(let f), .configurationFile(let f), .environmentFile(let f):
+            return try Self.readFile(f)
+        case .configurationInline:
+            guard case .inline(let value) = configured else { preconditionFailure() }
+            pw = Array(value.utf8)
+        case .environmentValue:
+            pw = Array((environment["KURA_PASSWORD"] ?? "").utf8)
+        case .prompt:
+            pw = try prompt!()
+        }
+        guard !pw.isEmpty else { throw KuraError(.invalidArgument, "the password is empty") }
+        return pw
+    }
+
+    /// The first line of `path` (without `\n` or `\r\n`), refusing an empty one and a regular file that
+    /// its group or others can read. For every secret kept in a file (notification passwords too).
+    public static func readFile(_ path: String) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            let e = errno
+            throw KuraError(.invalidArgument, "cannot read the password file \(path): \(String(cString: strerror(e)))",
+                            hint: "check the path and its permissions (it should be mode 0600)")
+        }
+        defer { close(fd) }
+        var st = stat()
+        if fstat(fd, &st) == 0, let problem = permissionProblem(path, mode: st.st_mode) { throw problem }
+        var data: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while data.count < 1 << 20 {
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw KuraError(.invalidArgument, "cannot read the password file \(path): \(String(cString: strerror(errno)))")
+            }
+            if n == 0 { break }
+            data += buffer[0..<n]
+            if buffer[0..<n].contains(10) { break }
+        }
+        let line = data.split(separator: 10, maxSplits: 1, omittingEmptySubsequences: false).first.map(Array.init) ?? []
+        let pw = line.last == 13 ? Array(line.dropLast()) : line
+        guard !pw.isEmpty else { throw KuraError(.invalidArgument, "the password file \(path) is empty") }
+        return pw
+    }
+
+    /// The refusal for a secret file that its group or others can read, or nil if `path` is fine (or
+    /// cannot be examined: reading it then says why). Only regular files: a pipe (`<(…)`) has no such mode.
+    public static func permissionProblem(_ path: String) -> KuraError? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        return permissionProblem(path, mode: st.st_mode)
+    }
+
+    private static func permissionProblem(_ path: String, mode: mode_t) -> KuraError? {
+        guard mode & S_IFMT == S_IFREG else { return nil }
+        let permissions = UInt32(mode) & 0o777
+        guard permissions & 0o077 != 0 else { return nil }
+        return KuraError(.invalidArgument,
+                         "the password file \(path) is readable by \(permissions & 0o007 != 0 ? "every user" : "its group") (mode \(String(permissions, radix: 8)))",
+                         hint: "chmod 600 \(path); nothing was read or written")
+    }
+}

@@ -1,0 +1,77 @@
+import KuraCore
+
+/// How ``StoreFactory`` wraps the stores it opens.
+public struct StoreOptions: Sendable {
+    /// How transient failures are retried (``RetryingStore``).
+    public var retry: RetryPolicy
+    /// Told of every retry before its wait, to log it.
+    public var onRetry: (@Sendable (StoreRetry) -> Void)?
+    /// Requests in flight at once (``LimitedStore``); nil: the store's own ``ObjectReader/maxConcurrentRequests``.
+    public var maxConcurrentRequests: Int?
+
+    public init(retry: RetryPolicy = .standard, onRetry: (@Sendable (StoreRetry) -> Void)? = nil,
+                maxConcurrentRequests: Int? = nil) {
+        self.retry = retry
+        self.onRetry = onRetry
+        self.maxConcurrentRequests = maxConcurrentRequests
+    }
+}
+
+/// The one way from a repository location to a store: every command, `kura run`, `config check`,
+/// `status` and `init --copy-chunker-params-from` open their stores here, so they all parse locations
+/// the same way, report a missing repository the same way, and get the same retries and request limit.
+///
+/// A store comes back as `RetryingStore(LimitedStore(store))`: a retry waits without holding a slot.
+public enum StoreFactory {
+    /// Opens the store at `location` (see ``StoreLocation`` for the forms). With `create: true` a local
+    /// folder is created (0700) if missing.
+    ///
+    /// Throws ``StoreLocationError`` (invalid argument) for a malformed location or one this version has
+    /// no store for (S3), `KuraError(.noRepository)` if there is nothing at the location (and `create` is
+    /// false), and ``ObjectStoreError`` for anything else (permission, read-only, …).
+    public static func open(_ location: String, create: Bool = false, options: StoreOptions = StoreOptions()) throws -> any ObjectStore {
+        try open(StoreLocation(parsing: location), create: create, options: options)
+    }
+
+    /// Parses `location` and checks that this version has a store for it, without touching anything:
+    /// for commands that ask for a password before they open the store (`init`).
+    @discardableResult
+    public static func check(_ location: String) throws(StoreLocationError) -> StoreLocation {
+        let parsed = try StoreLocation(parsing: location)
+        if case .s3(let s3) = parsed { throw unsupported(s3) }
+        return parsed
+    }
+
+    /// Opens the store at a parsed `location`; see ``open(_:create:options:)-(String,_,_)``.
+    public static func open(_ location: StoreLocation, create: Bool = false, options: StoreOptions = StoreOptions()) throws -> any ObjectStore {
+        switch location {
+        case .s3(let s3):
+            throw unsupported(s3)
+        case .local(let path):
+            let store: LocalStore
+            do {
+                store = try LocalStore(path: path, create: create)
+            } catch let error as ObjectStoreError where error.code == .notFound {
+                throw noRepository(at: path)
+            }
+            return wrap(store, options: options)
+        }
+    }
+
+    private static func unsupported(_ s3: S3Location) -> StoreLocationError {
+        StoreLocationError(s3.description, "S3 repositories are not supported by this version",
+                           hint: "use a local folder (a mounted disk or NFS share works); nothing was read or written",
+                           isUnsupported: true)
+    }
+
+    /// `base` with the wrappers every opened store gets: retries outside, the request limit inside.
+    public static func wrap(_ base: any ObjectStore, options: StoreOptions = StoreOptions()) -> any ObjectStore {
+        RetryingStore(LimitedStore(base, limit: options.maxConcurrentRequests), policy: options.retry, onRetry: options.onRetry)
+    }
+
+    /// "there is no kura repository at …" (exit 10), with what to do.
+    public static func noRepository(at location: String) -> KuraError {
+        KuraError(.noRepository, "there is no kura repository at \(location)",
+                  hint: "create one with `kura init`, or point --repo / KURA_REPOSITORY at an existing one")
+    }
+}
