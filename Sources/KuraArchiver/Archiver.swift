@@ -17,7 +17,7 @@ public final class Archiver: Sendable {
     let fileSlots: AsyncLimiter
     let saver: ContentSaver
     let progressHandler: (@Sendable (BackupProgress) -> Void)?
-    private let log = Mutex(Log())
+    let log = Mutex(Log())
 
     struct Log {
         var progress = BackupProgress()
@@ -71,6 +71,7 @@ public final class Archiver: Sendable {
             }
         }
 
+        try await verifyIndex()
         try await repository.loadIndex()
         let displayPaths = roots.map { PathBytes.display($0) }
         let parent = try await findParent(paths: displayPaths)
@@ -96,6 +97,15 @@ public final class Archiver: Sendable {
         snapshot.errors = errors
         snapshot = try await repository.saveSnapshot(snapshot)
         return BackupResult(snapshot: snapshot, errors: errors, warnings: warnings)
+    }
+
+    /// With --force-reread, or after `check` found missing packs: the index must not vouch for packs the
+    /// storage lost, or this backup would dedup against their chunks and be damaged too.
+    func verifyIndex() async throws {
+        let dropped = try await repository.verifyIndexBeforeBackup(force: options.forceReread)
+        if !dropped.isEmpty {
+            log.withLock { $0.warnings.append("the index listed \(dropped.count) pack\(dropped.count == 1 ? "" : "s") that the storage no longer holds; they were dropped from the index and their chunks stored again where this backup has them (run `kura repair snapshots` for older snapshots)") }
+        }
     }
 
     /// Adds the content counters and duration to a summary.

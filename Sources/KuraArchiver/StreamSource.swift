@@ -48,6 +48,7 @@ extension Archiver {
                 throw KuraError(.invalidArgument, "invalid path in snapshot: \(e.path.joined(separator: "/"))")
             }
         }
+        try await verifyIndex()
         try await repository.loadIndex()
         var outcomes: [StreamOutcome] = []
         var files: [([String], Node)] = []
@@ -94,7 +95,7 @@ extension Archiver {
         summary.totalBytes = total
         snapshot.summary = finalSummary(summary, started: started)
         snapshot = try await repository.saveSnapshot(snapshot)
-        return (BackupResult(snapshot: snapshot, errors: [], warnings: []), outcomes)
+        return (BackupResult(snapshot: snapshot, errors: [], warnings: log.withLock { $0.warnings }), outcomes)
     }
 
     /// Builds the directory trees above stream files (folders are 0700, owned by the running user).

@@ -55,6 +55,8 @@ public struct CheckReport: Sendable, Codable {
     public var problems: [CheckProblem] = []
     /// Warnings that do not make the repository unusable (e.g. packs not in any index, left by an interrupted backup).
     public var warnings: [String] = []
+    /// What to do about the problems, in order (e.g. "run `kura repair index` first …").
+    public var nextSteps: [String] = []
     public var snapshots = 0
     public var trees = 0
     public var packs = 0
@@ -100,8 +102,9 @@ public struct Checker: Sendable {
         for info in try await list("index/") {
             guard let id = BlobID(hex: String(info.key.dropFirst(6))) else { continue }
             do { indexFiles.append((id, try await repository.readIndexFile(info.key))) } catch {
-                report.problems.append(CheckProblem(kind: "index", object: info.key, message: "\(error)",
-                                                    affects: ["run `kura repair index` to rebuild the index from the packs"]))
+                report.problems.append(CheckProblem(kind: "index", object: info.key, message: "\(error)"))
+                let step = "run `kura repair index`: it rebuilds the index from the pack headers"
+                if !report.nextSteps.contains(step) { report.nextSteps.append(step) }
             }
         }
         for (_, f) in indexFiles { superseded.formUnion(f.supersedes) }
@@ -138,6 +141,13 @@ public struct Checker: Sendable {
                 packProblem[pack] = report.problems.count
                 report.problems.append(CheckProblem(kind: "pack", object: Pack.key(pack), message: "\(error)"))
             }
+        }
+        let missingPacks = Set(indexed.keys.filter { sizes[$0] == nil })
+        if !missingPacks.isEmpty {
+            report.nextSteps.append("run `kura repair index` first: the index still lists the \(missingPacks.count) missing pack\(missingPacks.count == 1 ? "" : "s"), so backups would reuse their lost chunks (until then every backup drops them from the index before it dedups); then `kura repair snapshots` rewrites the snapshots that lost data")
+            // Leave a marker so that the next backup stops trusting the index before it dedups (not
+            // possible without a lock, e.g. on a read-only copy; the next step above says what to do).
+            try? await repository.markMissingPacks(missingPacks)
         }
         let unindexed = sizes.keys.filter { indexed[$0] == nil }
         if !unindexed.isEmpty {

@@ -165,11 +165,14 @@ public struct GarbageCollector: Sendable {
 
             // One new index for everything that stays, superseding every index file there is.
             let keep = written + kept(packEntries, except: deleteSet.union(repackSet), sizes: sizes, used: used, home: home)
-            if !deletePacks.isEmpty || !repack.isEmpty || !orphans.isEmpty || !superseded.isEmpty || files.count > 1 {
+            let listsMissingPacks = packEntries.keys.contains { sizes[$0] == nil }
+            if !deletePacks.isEmpty || !repack.isEmpty || !orphans.isEmpty || !superseded.isEmpty || files.count > 1 || listsMissingPacks {
                 progress?("writing the new index")
                 try await repository.writeIndexFile(IndexFile(packs: keep, supersedes: allIndexIDs))
                 for id in allIndexIDs { try? await store.delete("index/\(id.hex)") }
                 report.indexFilesReplaced = allIndexIDs.count
+                // The new index lists only packs that exist: check's missing-pack markers are done with.
+                try await repository.clearMissingPacksMarkers(scope)
             }
             // Only now, data that nothing refers to any more.
             progress?("deleting \(deletePacks.count + repack.count + orphans.count) packs")

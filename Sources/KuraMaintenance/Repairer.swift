@@ -12,6 +12,8 @@ public struct RepairReport: Sendable, Codable {
     /// For `repair snapshots`: old short id → new short id, and the paths removed from it.
     public var rewritten: [String: String] = [:]
     public var removedPaths: [String] = []
+    /// For `repair snapshots`: packs the index listed but the storage no longer holds, dropped from the index first.
+    public var missingPacksDropped = 0
     public init() {}
 }
 
@@ -53,6 +55,8 @@ public final class Repairer: Sendable {
         let old = try await store.list(prefix: "index/").compactMap { BlobID(hex: String($0.key.dropFirst("index/".count))) }
         try await repository.writeIndexFile(IndexFile(packs: entries, supersedes: old))
         for id in old { try? await store.delete("index/\(id.hex)") }
+        // The new index lists only packs that exist: check's missing-pack markers are done with.
+        try await repository.clearMissingPacksMarkers(scope)
         report.indexFilesReplaced = old.count
         return report
     }
@@ -69,6 +73,8 @@ public final class Repairer: Sendable {
     private func repairSnapshotsLocked(_ scope: LockScope, forgetOriginals: Bool, damaged: Set<BlobID> = []) async throws -> RepairReport {
         var report = RepairReport()
         self.damaged.withLock { $0 = damaged }
+        // First the index must stop vouching for lost packs; otherwise their chunks look readable.
+        report.missingPacksDropped = try await repository.forgetMissingPacks().count
         try await repository.loadIndex()
         for snapshot in try await repository.listSnapshots() {
             guard let root = snapshot.treeID else { continue }

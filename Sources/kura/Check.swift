@@ -42,6 +42,7 @@ struct Check: AsyncParsableCommand {
                           (options.readData != nil ? "; read \(report.packsRead) packs (\(Terminal.bytes(report.bytesRead))), verified \(report.blobsVerified) blobs" : "") +
                           String(format: " in %.2f s", Date().timeIntervalSince(started)))
                     print(report.isHealthy ? "no problems found" : "\(report.problems.count) problems found; see `kura repair --help` for what can be done")
+                    for step in report.nextSteps { print("  next: \(step)") }
                 }
             }
             return report.isHealthy ? 0 : 1

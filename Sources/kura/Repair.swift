@@ -52,6 +52,9 @@ struct Repair: AsyncParsableCommand {
                     report = try await Repairer(repository: repo).repairSnapshots(forgetOriginals: forget, damaged: damaged)
                 }
                 if global.json { try Terminal.json(report) } else {
+                    if report.missingPacksDropped > 0 {
+                        print("the index listed \(report.missingPacksDropped) pack\(report.missingPacksDropped == 1 ? "" : "s") the storage no longer holds: dropped from the index (new backups store those chunks again)")
+                    }
                     for p in report.removedPaths { print("removed \(p)") }
                     for (old, new) in report.rewritten.sorted(by: { $0.key < $1.key }) { print("snapshot \(old) → \(new) (tag: repaired)\(forget ? ", original removed" : "")") }
                     if report.rewritten.isEmpty, !global.quiet { print("no snapshot refers to missing data") }

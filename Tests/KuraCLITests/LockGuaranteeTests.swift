@@ -11,7 +11,7 @@ import Testing
 struct LockGuaranteeTests {
     /// The test process opens the repository through the library: a second process beside the kura binary.
     func openHere(_ s: Sandbox) async throws -> Repository {
-        try await Repository.open(store: try LocalStore(path: s.repo), password: Array(s.password.utf8))
+        try await Repository.open(store: try StoreFactory.open(s.repo), password: Array(s.password.utf8))
     }
 
     func config(_ s: Sandbox, source: String, extra: String = "") throws -> String {

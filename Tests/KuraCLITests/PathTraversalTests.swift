@@ -58,7 +58,7 @@ struct PathTraversalTests {
     @Test("a tree holding '..' or 'a/b' names (written by a hostile tool) is damage: check reports it, restore and dump write nothing outside")
     func hostileTree() async throws {
         try await withRepository { s in
-            let repo = try await Repository.open(store: try LocalStore(path: s.repo), password: Array(s.password.utf8))
+            let repo = try await Repository.open(store: try StoreFactory.open(s.repo), password: Array(s.password.utf8))
             // Trees encoded by hand, around Repository.saveTree's own refusal.
             try await repo.withLock(.shared) { _ in
                 var file = Node(name: Array("PWNED".utf8), type: .file)
