@@ -53,7 +53,10 @@ extension Repository {
         let live = files.filter { !superseded.contains($0.0) }
         var index = MemoryIndex()
         index.bulkLoad(live.map(\.1))
-        cache?.save(indexIDs: Set(live.map(\.0)), index: index)
+        // The cache names every file it has taken into account, superseded ones included (their effect
+        // is none): otherwise a superseded file still in the listing would look new next time, and the
+        // fast path would add its packs back (packs gc or `forgetMissingPacks` dropped on purpose).
+        cache?.save(indexIDs: current, index: index)
         install(index)
     }
 

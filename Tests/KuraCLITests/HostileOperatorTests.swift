@@ -28,4 +28,64 @@ struct HostileOperatorTests {
             #expect(try await s.kura(["check", "--read-data"]).status == 0)
         }
     }
+
+    /// A repository with one backup of a small tree whose data is in one pack, then that pack deleted.
+    func repositoryWithALostPack(_ s: Sandbox) async throws -> String {
+        let src = s.path("src")
+        try FileManager.default.createDirectory(atPath: src, withIntermediateDirectories: true)
+        for i in 0..<4 { try Data(randomBytes(200_000, seed: UInt64(i + 1))).write(to: URL(fileURLWithPath: src + "/f\(i).bin")) }
+        try await s.backup([src])
+        // The biggest pack holds the file data (trees are in a small one).
+        let packs = faultObjects(s.repo, "data").sorted { faultSize(s.repo + "/" + $0) > faultSize(s.repo + "/" + $1) }
+        try FileManager.default.removeItem(atPath: s.repo + "/" + packs[0])
+        return src
+    }
+
+    @Test("after a pack is lost, check says to run repair index first, and the next backup stores the lost chunks again instead of reusing them")
+    func lostPackAfterCheck() async throws {
+        try await withRepository { s in
+            let src = try await repositoryWithALostPack(s)
+            let check = try await s.kura(["check"])
+            #expect(check.status == 1 && check.out.contains("repair index` first"), "\(check)")
+            let report = try await s.backup([src])
+            #expect(faultBytesAdded(report) >= 800_000, "the backup reused lost chunks: \(report)")
+            let target = s.path("restored")
+            let restore = try await s.kura(["restore", "latest", "--target", target])
+            #expect(restore.status == 0, "\(restore)")
+            for i in 0..<4 {
+                #expect(FileManager.default.contents(atPath: target + src + "/f\(i).bin") == Data(randomBytes(200_000, seed: UInt64(i + 1))))
+            }
+            // The chunks are back (same content, same ids): the first snapshot is whole again.
+            let healed = try await s.kura(["check", "--read-data"])
+            #expect(healed.status == 0, "\(healed)")
+            #expect(try await s.kura(["repair", "index"]).status == 0)
+            #expect(faultObjects(s.repo, "records/missing-packs").isEmpty, "the marker outlived repair index")
+        }
+    }
+
+    @Test("repair snapshots sees data lost with a pack that the index still lists, and rewrites the snapshot")
+    func repairSnapshotsAfterALostPack() async throws {
+        try await withRepository { s in
+            _ = try await repositoryWithALostPack(s)
+            let repair = try await s.kura(["repair", "snapshots", "--forget"])
+            #expect(repair.status == 0 && repair.out.contains("dropped from the index") && repair.out.contains("→"), "\(repair)")
+            let check = try await s.kura(["check", "--read-data"])
+            #expect(check.status == 0, "\(check)")
+        }
+    }
+
+    @Test("a --force-reread backup after a pack is lost stores its chunks again, even without a check first")
+    func lostPackForceReread() async throws {
+        try await withRepository { s in
+            let src = try await repositoryWithALostPack(s)
+            let plain = try await s.kura(["backup", "--json", src])
+            let plainAdded = faultBytesAdded(try plain.jsonObject())
+            #expect(plain.status == 0 && plainAdded == 0, "unchanged files are not reread: \(plain)")
+            let report = try await s.backup([src], ["--force-reread"])
+            #expect(faultBytesAdded(report) >= 800_000, "the forced backup reused lost chunks: \(report)")
+            let target = s.path("restored")
+            #expect(try await s.kura(["restore", "latest", "--target", target]).status == 0)
+            #expect(FileManager.default.contents(atPath: target + src + "/f3.bin") == Data(randomBytes(200_000, seed: 4)))
+        }
+    }
 }
