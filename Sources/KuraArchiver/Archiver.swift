@@ -49,8 +49,12 @@ public final class Archiver: Sendable {
         let paths = try options.paths.map { try Archiver.absolutePath($0) }
         guard !paths.isEmpty else { throw KuraError(.invalidArgument, "no paths to back up", hint: "name at least one file or directory") }
         for p in paths {
-            do { _ = try statPath(p) } catch {
+            let status: FileStatus
+            do { status = try statPath(p) } catch {
                 throw KuraError(.notFound, "cannot back up \(PathBytes.display(p)): \(error)", hint: "check the path; nothing was saved")
+            }
+            if status.kind == .symlink {
+                log.withLock { $0.warnings.append("\(PathBytes.display(p)) is a symlink: it is stored as a link, and what it points to is not backed up; name the folder it leads to instead (symlinked folders above a path are followed)") }
             }
         }
         // Drop paths inside other given paths, then build the chain of directories from "/".
@@ -82,7 +86,7 @@ public final class Archiver: Sendable {
             let st = try statDescriptor(root.fd, path: [47])
             rootTree = try await directoryTree(root, path: [], device: st.device, parent: parentTree)
         } else {
-            rootTree = try await virtualTree(top, path: [], parent: parentTree)
+            rootTree = try await virtualTree(top, path: [], in: try Descriptor.openDirectory([47], in: nil, path: [47]), parent: parentTree)
         }
         try await repository.flush()
 
@@ -167,23 +171,30 @@ public final class Archiver: Sendable {
 
     /// The directories above the backed-up paths: metadata from the real directories, children only
     /// the ones that lead to a backed-up path.
-    private func virtualTree(_ dir: VirtualDirectory, path: [[UInt8]], parent parentID: BlobID?) async throws -> BlobID {
+    /// The folders above the backed-up paths: `parent` is the open folder at `path`. A folder above a
+    /// backup path may be a symlink (`/var/run` → `/run`, a Docker root moved to another disk): it is
+    /// followed, as restic and tar do, and stored under the name given, with the metadata of the folder
+    /// it leads to. The backed-up paths themselves are never followed (a symlink given is stored as one).
+    private func virtualTree(_ dir: VirtualDirectory, path: [[UInt8]], in parent: Descriptor, parent parentID: BlobID?) async throws -> BlobID {
         let previous = await loadParentTree(parentID)
         var nodes: [Node] = []
-        let parentPath = PathBytes.join(path)
-        let parent = try Descriptor.openDirectory(parentPath, in: nil, path: parentPath)
         for (name, child) in dir.children.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) {
             let childPath = PathBytes.join(path + [name])
-            let status: FileStatus
-            do { status = try statAt(parent.fd, name, path: childPath) } catch { recordError(childPath, error); continue }
             switch child {
             case .real:
+                let status: FileStatus
+                do { status = try statAt(parent.fd, name, path: childPath) } catch { recordError(childPath, error); continue }
                 if let node = try await entryNode(name, in: parent, path: childPath, status: status, device: status.device,
                                               previous: previous?.node(named: name)) { nodes.append(node) }
             case .directory(let sub):
+                let folder: Descriptor, status: FileStatus
+                do {
+                    folder = try Descriptor.openDirectoryFollowing(name, in: parent, path: childPath)
+                    status = try statDescriptor(folder.fd, path: childPath)
+                } catch { recordError(childPath, error); continue }
                 var node = metadataNode(name, status: status)
-                if let d = try? Descriptor.openDirectory(name, in: parent, path: childPath) { node.xattrs = readXattrs(fd: d.fd, path: childPath) }
-                node.subtree = try await virtualTree(sub, path: path + [name], parent: previous?.node(named: name)?.subtree)
+                node.xattrs = readXattrs(fd: folder.fd, path: childPath)
+                node.subtree = try await virtualTree(sub, path: path + [name], in: folder, parent: previous?.node(named: name)?.subtree)
                 nodes.append(node)
             }
         }
@@ -305,7 +316,9 @@ public final class Archiver: Sendable {
                 let (extents, length) = try await fileContent(file, status: before)
                 node.content = extents
                 let after = try statDescriptor(file.fd, path: path)
-                if length != UInt64(before.size) || after.size != before.size
+                if before.size == 0, after.size == 0, length > 0 {
+                    node.size = length  // a pseudo-file (/proc, /sys): its size is what was read
+                } else if length != UInt64(before.size) || after.size != before.size
                     || (after.mtimeSeconds, after.mtimeNanoseconds) != (before.mtimeSeconds, before.mtimeNanoseconds) {
                     recordWarning("\(PathBytes.display(path)) changed while it was read; the snapshot has the bytes as read")
                     node.size = length
@@ -337,7 +350,12 @@ public final class Archiver: Sendable {
     /// A regular file's content as extents; holes of sparse files are found with SEEK_DATA/SEEK_HOLE
     /// and recorded without reading them.
     private func fileContent(_ file: Descriptor, status: FileStatus) async throws -> ([Extent], UInt64) {
-        guard status.size > 0 else { return ([], 0) }
+        guard status.size > 0 else {
+            // Size 0 does not always mean empty: files of /proc and /sys report 0 and have content.
+            // One read tells; whatever is there is stored.
+            var reader = FileRegionReader(descriptor: file, offset: 0, remaining: Int64.max)
+            return try await saver.save(&reader, expectedLength: 0)
+        }
         let whole: [(offset: Int64, length: Int64)] = [(0, status.size)]
         let regions = status.mayBeSparse ? (file.dataRegions(size: status.size) ?? whole) : whole
         var extents: [Extent] = []

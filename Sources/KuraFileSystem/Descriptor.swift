@@ -25,6 +25,11 @@ public final class Descriptor: @unchecked Sendable {
         try open(name, in: dir, path: path, flags: O_RDONLY | O_DIRECTORY | O_NOFOLLOW)
     }
 
+    /// Opens a directory, following symlinks (for the folders above a backup path, as restic and tar do).
+    public static func openDirectoryFollowing(_ name: [UInt8], in dir: Descriptor?, path: [UInt8]) throws -> Descriptor {
+        try open(name, in: dir, path: path, flags: O_RDONLY | O_DIRECTORY)
+    }
+
     /// Opens a regular file for reading, trying kura_o_noatime() first (not permitted for other users' files).
     public static func openForReading(_ name: [UInt8], in dir: Descriptor?, path: [UInt8]) throws -> Descriptor {
         if let d = try? open(name, in: dir, path: path, flags: O_RDONLY | O_NOFOLLOW | kura_o_noatime() | O_NONBLOCK) { return d }

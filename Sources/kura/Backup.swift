@@ -8,7 +8,7 @@ struct Backup: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Back up files and directories, or a command's output, into a new snapshot.",
         discussion: """
-        Paths are stored as absolute paths: `kura backup /srv/app` makes /srv/app/... in the snapshot.
+        Paths are stored as absolute paths, as given: `kura backup /srv/app` makes /srv/app/... in the snapshot. Symlinked folders above a path are followed (`/var/run/x` with /var/run → /run is read from /run/x and stored as /var/run/x); a path that is itself a symlink is stored as a link (a warning says so). Files that report size 0 but have content (/proc, /sys) are stored with what a read returns.
         Only chunks the repository does not have yet are stored. Files whose size, mtime, ctime and inode are the same as in the parent snapshot (the newest one of this host with the same paths) are not read again; --force-reread reads everything (use it for a weekly "full").
 
         Back up a command's output as one file (no temporary file; a failing command saves no snapshot):

@@ -88,4 +88,37 @@ struct HostileOperatorTests {
             #expect(FileManager.default.contents(atPath: target + src + "/f3.bin") == Data(randomBytes(200_000, seed: 4)))
         }
     }
+
+    @Test("a path below a symlinked folder is backed up (the folder is followed, the path stored as given); a symlink given as the path is stored as a link, with a warning")
+    func symlinkedParent() async throws {
+        try await withRepository { s in
+            let real = s.path("disk2/docker")
+            try FileManager.default.createDirectory(atPath: real + "/volumes/app", withIntermediateDirectories: true)
+            try writeText(real + "/volumes/app/data.txt", "volume data\n")
+            let link = s.path("docker")
+            try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: real)
+            let backup = try await s.kura(["backup", link + "/volumes/app"])
+            #expect(backup.status == 0, "\(backup)")
+            let cat = try await s.kura(["cat", "latest:" + link + "/volumes/app/data.txt"])
+            #expect(cat.status == 0 && cat.out == "volume data\n", "\(cat)")
+            let target = s.path("restored")
+            #expect(try await s.kura(["restore", "latest", "--target", target]).status == 0)
+            #expect(FileManager.default.contents(atPath: target + link + "/volumes/app/data.txt") == Data("volume data\n".utf8))
+            let asLink = try await s.kura(["backup", link])
+            #expect(asLink.status == 0 && asLink.err.contains("is a symlink"), "\(asLink)")
+        }
+    }
+
+    @Test("files whose size reads 0 but have content (/proc) are stored with their content")
+    func pseudoFiles() async throws {
+        try await withRepository { s in
+            let expected = try #require(FileManager.default.contents(atPath: "/proc/version"))
+            try #require(!expected.isEmpty)
+            #expect(try await s.kura(["backup", "/proc/version"]).status == 0)
+            let cat = try await s.kura(["cat", "latest:/proc/version"])
+            #expect(cat.status == 0 && Data(cat.out.utf8) == expected, "\(cat)")
+            let ls = try await s.kura(["ls", "--json", "latest"])
+            #expect(ls.out.contains("\"size\":\(expected.count)"), "\(ls.out)")
+        }
+    }
 }
