@@ -18,7 +18,7 @@ enum KuraMain {
             FileHandle.standardError.write(Data((text + "\n").utf8))
             exit(128 + signal)
         }
-        await Kura.main()
+        await Kura.main(GlobalArgumentOrder.reorder(Array(CommandLine.arguments.dropFirst()), root: Kura.self))
     }
 }
 

@@ -121,4 +121,16 @@ struct HostileOperatorTests {
             #expect(ls.out.contains("\"size\":\(expected.count)"), "\(ls.out)")
         }
     }
+
+    @Test("global options before the command work, as restic users type them: kura -r REPO snapshots, kura --repo REPO --json key list")
+    func globalOptionsFirst() async throws {
+        try await withRepository { s in
+            let list = try await s.kura(["-r", s.repo, "snapshots", "--json"], repo: .none)
+            #expect(list.status == 0 && list.out.hasPrefix("["), "\(list)")
+            let keys = try await s.kura(["--repo", s.repo, "--json", "key", "list"], repo: .none)
+            #expect(keys.status == 0 && keys.out.hasPrefix("["), "\(keys)")
+            let bad = try await s.kura(["-r", s.repo, "no-such-command"], repo: .none)
+            #expect(bad.status == 64, "\(bad)")
+        }
+    }
 }
