@@ -128,12 +128,14 @@ final class FaultChild: @unchecked Sendable {
 
     /// Starts kura against the sandbox's repository (or `repo`), with the sandbox's password.
     static func kura(_ s: Sandbox, _ arguments: [String], repo: String? = nil, password: PasswordSource = .environment,
-                     wrapper: [String] = []) throws -> FaultChild {
+                     wrapper: [String] = [], extra: [String: String] = [:]) throws -> FaultChild {
         let id = UUID().uuidString
-        let args = arguments + ["--repo", repo ?? s.repo]
+        // Options after `--` belong to a backed-up command, so --repo goes before it.
+        let dash = arguments.firstIndex(of: "--") ?? arguments.endIndex
+        let args = Array(arguments[..<dash]) + ["--repo", repo ?? s.repo] + Array(arguments[dash...])
         let exe = wrapper.first ?? KuraBinary.url.path
         let all = wrapper.isEmpty ? args : Array(wrapper.dropFirst()) + [KuraBinary.url.path] + args
-        return try spawn(exe, all, environment: try s.environment(password),
+        return try spawn(exe, all, environment: try s.environment(password, extra: extra),
                          stdout: s.scratch.appendingPathComponent("fault-out-\(id)"),
                          stderr: s.scratch.appendingPathComponent("fault-err-\(id)"))
     }

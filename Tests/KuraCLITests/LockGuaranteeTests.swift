@@ -14,6 +14,11 @@ struct LockGuaranteeTests {
         try await Repository.open(store: try StoreFactory.open(s.repo), password: Array(s.password.utf8))
     }
 
+    /// Starts `kura backup --stdin-from-command -- sh -c SCRIPT` in the background.
+    func commandBackup(_ s: Sandbox, _ script: String, env: [String: String]) throws -> FaultChild {
+        try FaultChild.kura(s, ["backup", "--stdin-filename", "x.bin", "--stdin-from-command", "--", "sh", "-c", script], extra: env)
+    }
+
     func config(_ s: Sandbox, source: String, extra: String = "") throws -> String {
         let path = s.path("kura.toml")
         let text = """
@@ -128,9 +133,7 @@ struct LockGuaranteeTests {
             let script = "head -c 40000000 /dev/urandom; sleep 4; echo end"
             let env = ["KURA_LOCK_STALE_SECONDS": "6"]
             let before = try await s.snapshots().count
-            let child = try FaultChild.spawn(KuraBinary.url.path, ["backup", "--repo", s.repo, "--stdin-filename", "x.bin", "--stdin-from-command", "--", "sh", "-c", script],
-                                             environment: try s.environment(.environment, extra: env),
-                                             stdout: s.scratch.appendingPathComponent("stop-out"), stderr: s.scratch.appendingPathComponent("stop-err"))
+            let child = try commandBackup(s, script, env: env)
             try await Task.sleep(for: .seconds(2))
             #expect(kill(child.pid, SIGSTOP) == 0)
             try await Task.sleep(for: .seconds(8))
@@ -154,10 +157,7 @@ struct LockGuaranteeTests {
     func refreshKeepsTheLock() async throws {
         try await withRepository { s in
             let env = ["KURA_LOCK_STALE_SECONDS": "3"]
-            let child = try FaultChild.spawn(KuraBinary.url.path, ["backup", "--repo", s.repo, "--stdin-filename", "slow.out", "--stdin-from-command", "--",
-                                                                    "sh", "-c", "for i in 1 2 3 4 5 6 7 8; do head -c 100000 /dev/urandom; sleep 1; done"],
-                                             environment: try s.environment(.environment, extra: env),
-                                             stdout: s.scratch.appendingPathComponent("slow-out"), stderr: s.scratch.appendingPathComponent("slow-err"))
+            let child = try commandBackup(s, "for i in 1 2 3 4 5 6 7 8; do head -c 100000 /dev/urandom; sleep 1; done", env: env)
             var blocked = 0
             for _ in 0..<4 {
                 try await Task.sleep(for: .seconds(1.5))
@@ -184,10 +184,7 @@ struct LockGuaranteeTests {
     func otherPIDNamespace() async throws {
         try await withRepository { s in
             let env = ["KURA_LOCK_STALE_SECONDS": "60"]
-            let child = try FaultChild.spawn(KuraBinary.url.path, ["backup", "--repo", s.repo, "--stdin-filename", "x.bin", "--stdin-from-command", "--",
-                                                                    "sh", "-c", "head -c 20000000 /dev/urandom; sleep 30"],
-                                             environment: try s.environment(.environment, extra: env),
-                                             stdout: s.scratch.appendingPathComponent("ns-out"), stderr: s.scratch.appendingPathComponent("ns-err"))
+            let child = try commandBackup(s, "head -c 20000000 /dev/urandom; sleep 30", env: env)
             defer { kill(child.pid, SIGCONT); kill(child.pid, SIGKILL); _ = child.waitBlocking() }
             try await Task.sleep(for: .seconds(2))
             #expect(kill(child.pid, SIGSTOP) == 0)
