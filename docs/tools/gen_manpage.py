@@ -29,7 +29,8 @@ def subcommands(text):
 def roff(text):
     """Escapes text for a no-fill block: backslashes, and a leading . or ' that roff would read as a request."""
     lines = []
-    for line in text.replace("\\", "\\e").splitlines():
+    text = "".join(c if ord(c) < 128 else "\\[u%04X]" % ord(c) for c in text.replace("\\", "\\e"))
+    for line in text.splitlines():
         if line.startswith((".", "'")):
             line = "\\&" + line
         lines.append(line)
