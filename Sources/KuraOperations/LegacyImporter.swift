@@ -273,7 +273,9 @@ public struct LegacyImporter: Sendable {
         do { try gzip.finish() } catch { throw gzipError(error) }
     }
 
-    func tags(_ item: Item) -> [String] { ["imported"] + (item.source.map { [SourceConfig.tag(for: $0)] } ?? []) }
+    func tags(_ item: Item) -> [String] {
+        ["imported"] + (item.source.map { [SourceConfig.tag(for: $0)] } ?? []) + (item.sha256.map { [LegacyImporter.hashTagPrefix + $0] } ?? [])
+    }
 
     func importDump(_ item: Item) async throws -> Snapshot {
         let started = Date()
