@@ -8,7 +8,7 @@ KURA       = .build/release/kura
 SRC       ?= $(CURDIR)/docs/sample-tree
 DEMO_PW   ?= $(HOME)/.config/kura/demo-password
 
-.PHONY: all deps test-deps build release run test bench bench-peers bench-scale docs stress clean
+.PHONY: all deps test-deps build release run test bench bench-peers bench-scale docs stress clean install uninstall
 
 all: build
 
@@ -70,6 +70,30 @@ bench-peers: release
 # The 1,000,000-small-files scale check (issue 3): peak RSS and no-change ratio.
 bench-scale: release
 	Benchmarks/scale/million_files.sh $(SCALE_FILES)
+
+# Install kura like software: the release binary, a man page made from its --help texts, and shell
+# completions from swift-argument-parser's --generate-completion-script. PREFIX (default /usr/local) is
+# where it will live; DESTDIR is prepended for staging (packages): `make install DESTDIR=/tmp/x`.
+# `kura schedule install` refuses a binary inside .build/, so cron and systemd run this installed copy.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BINDIR   = $(DESTDIR)$(PREFIX)/bin
+MANDIR   = $(DESTDIR)$(PREFIX)/share/man/man1
+BASHDIR  = $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+ZSHDIR   = $(DESTDIR)$(PREFIX)/share/zsh/site-functions
+FISHDIR  = $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
+install: release
+	install -d $(BINDIR) $(MANDIR) $(BASHDIR) $(ZSHDIR) $(FISHDIR)
+	install -m 0755 $(KURA) $(BINDIR)/kura
+	python3 docs/tools/gen_manpage.py $(KURA) > $(MANDIR)/kura.1.tmp && mv $(MANDIR)/kura.1.tmp $(MANDIR)/kura.1 && chmod 0644 $(MANDIR)/kura.1
+	$(KURA) --generate-completion-script bash > $(BASHDIR)/kura
+	$(KURA) --generate-completion-script zsh > $(ZSHDIR)/_kura
+	$(KURA) --generate-completion-script fish > $(FISHDIR)/kura.fish
+	chmod 0644 $(BASHDIR)/kura $(ZSHDIR)/_kura $(FISHDIR)/kura.fish
+	@echo "installed $(BINDIR)/kura; now: kura schedule install --cron (or --systemd) runs $(PREFIX)/bin/kura"
+
+uninstall:
+	rm -f $(BINDIR)/kura $(MANDIR)/kura.1 $(BASHDIR)/kura $(ZSHDIR)/_kura $(FISHDIR)/kura.fish
 
 # The reference manual, docs/kura.md, from the program's own --help texts.
 docs: build

@@ -76,7 +76,7 @@ let package = Package(
         ]),
         .target(name: "KuraOperations", dependencies: ["KuraCore", "KuraCurl", "KuraPostgres",
             "KuraRepository", "KuraArchiver", "KuraChecker", "KuraMaintenance", "KuraNotify", "KuraCompression", "KuraTar",
-            "KuraStore",
+            "KuraStore", "KuraCrypto",
             .product(name: "TOMLKit", package: "TOMLKit"), .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "kura", dependencies: [

@@ -79,7 +79,9 @@ public final class Repairer: Sendable {
         for snapshot in try await repository.listSnapshots() {
             guard let root = snapshot.treeID else { continue }
             var removed: [String] = []
-            let newRoot = try await rewrite(root, path: [47], removed: &removed)
+            var kept = Snapshot.Summary()
+            var droppedFolders = 0
+            let newRoot = try await rewrite(root, path: [47], removed: &removed, kept: &kept, droppedFolders: &droppedFolders)
             guard !removed.isEmpty else { continue }
             var fixed = snapshot
             fixed.id = nil
@@ -88,6 +90,14 @@ public final class Repairer: Sendable {
             fixed.tags = Array(Set(snapshot.tags + ["repaired"])).sorted()
             fixed.parent = snapshot.id?.hex
             fixed.incomplete = true
+            // The sizes must describe what the new snapshot holds, not the original (listings, stats and
+            // status show them). The repair stored no new data, so nothing was added.
+            kept.durationSeconds = 0
+            // Folders: the archiver does not count the synthetic folders above the backed-up paths, which
+            // the walk does; so the original's count, less the folders dropped (an unreadable folder counts
+            // as one: what was inside it cannot be known).
+            if let original = snapshot.summary { kept.directories = max(0, original.directories - droppedFolders) }
+            fixed.summary = kept
             fixed.errors += removed.map { Snapshot.ReadError(path: $0, message: "removed by `kura repair snapshots`: its data was missing or damaged") }
             try await repository.flush()
             let saved = try await repository.saveSnapshot(fixed)
@@ -98,8 +108,10 @@ public final class Repairer: Sendable {
         return report
     }
 
-    /// A copy of the tree without entries whose data is unreadable; nil when the tree itself is.
-    private func rewrite(_ id: BlobID, path: [UInt8], removed: inout [String]) async throws -> BlobID? {
+    /// A copy of the tree without entries whose data is unreadable; nil when the tree itself is. `kept`
+    /// counts what stays (files, folders, other entries, logical bytes), as the archiver counts a backup.
+    private func rewrite(_ id: BlobID, path: [UInt8], removed: inout [String], kept: inout Snapshot.Summary,
+                         droppedFolders: inout Int) async throws -> BlobID? {
         let tree: Tree
         do { tree = try await repository.loadTree(id) } catch { removed.append(PathBytes.display(path)); return nil }
         var changed = false
@@ -111,12 +123,14 @@ public final class Repairer: Sendable {
                 if n.content.contains(where: { e in e.id.map { !blobIsReadable($0) } ?? false }) {
                     removed.append(PathBytes.display(p)); changed = true; continue
                 }
+                kept.files += 1; kept.totalBytes += n.size
             case .directory:
-                guard let sub = n.subtree, let newSub = try await rewrite(sub, path: p, removed: &removed) else {
-                    changed = true; continue
+                guard let sub = n.subtree, let newSub = try await rewrite(sub, path: p, removed: &removed, kept: &kept, droppedFolders: &droppedFolders) else {
+                    droppedFolders += 1; changed = true; continue
                 }
                 if newSub != sub { n.subtree = newSub; changed = true }
-            default: break
+                kept.directories += 1
+            default: kept.otherEntries += 1
             }
             nodes.append(n)
         }

@@ -374,6 +374,10 @@ public enum ConfigurationParser {
                 s.postgres = pg
             case .command:
                 if let v = t["command"], let text = v.string {
+                    if text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+                        // `/bin/sh -c ""` succeeds with no output: every run would save an empty file.
+                        fail(join(base, "command"), "command source \"\(name)\": the command is empty", hint: "command = \"mysqldump --all-databases\" (run by /bin/sh) or an argument list")
+                    }
                     s.command = ["/bin/sh", "-c", text]
                 } else {
                     s.command = strings(t, base, "command") ?? []

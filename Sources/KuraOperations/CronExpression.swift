@@ -54,7 +54,17 @@ public struct CronExpression: Sendable, Equatable, CustomStringConvertible {
         hourIsWildcard = fields[1].hasPrefix("*")
         sortedMinutes = minutes.sorted()
         sortedHours = hours.sorted()
+        // A day of month that no chosen month has (`0 0 31 2 *`, `0 0 31 4,6 *`) never fires. Unchecked, the
+        // source would look scheduled, run once because it never ran, and then never again. (With a
+        // restricted day-of-week too, either matching is enough, so such a schedule still fires.)
+        if domRestricted && !dowRestricted, !months.contains(where: { m in daysOfMonth.contains { $0 <= CronExpression.longestMonth[m - 1] } }) {
+            let names = months.sorted().map { CronExpression.monthNames[$0 - 1] }.joined(separator: ", ")
+            throw ParseError(description: "the schedule \"\(text)\" never fires: no day \(daysOfMonth.sorted().map(String.init).joined(separator: ", ")) in \(names)")
+        }
     }
+
+    /// The most days each month can have (February: 29, in leap years).
+    static let longestMonth = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
 
     public static func == (a: CronExpression, b: CronExpression) -> Bool { a.text == b.text }
 

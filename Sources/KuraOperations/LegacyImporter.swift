@@ -1,6 +1,7 @@
 import Foundation
 import KuraArchiver
 import KuraCompression
+import KuraCrypto
 import KuraRepository
 import KuraTar
 
@@ -23,13 +24,26 @@ import KuraTar
 ///
 /// Snapshots are tagged `imported` and `source:<name>` (the source named with --source, else a
 /// configured source whose name or volume equals the file's name part), so retention and status treat
-/// them like the source's own. Importing the same file twice does nothing the second time.
+/// them like the source's own. Each snapshot also carries `legacy-sha256:<hex>`, the SHA-256 of the
+/// imported file: a later run skips a file only when a snapshot with the same path holds that same
+/// content, so a *different* dump with the same name and date is imported (with a warning), not skipped.
+///
+/// A file whose name dates it more than a day in the future is refused (it would otherwise stay the
+/// newest snapshot, `latest`, and survive every retention policy for years). A file that cannot be
+/// read (truncated gzip, damaged tar) fails alone: the others are imported and the item carries the error.
 public struct LegacyImporter: Sendable {
     public let repository: Repository
     public let config: Configuration
     public var host: String
     public var stripComponents = 0
     public var dryRun = false
+    /// "Now", for refusing files dated in the future (injectable for tests).
+    public var now: @Sendable () -> Date = { Date() }
+    /// How far in the future a name's date may be before the file is refused (time zones, clock skew).
+    public static let futureTolerance: TimeInterval = 86_400
+
+    /// The tag prefix that records the imported file's content.
+    public static let hashTagPrefix = "legacy-sha256:"
 
     public init(repository: Repository, config: Configuration, host: String) {
         self.repository = repository; self.config = config; self.host = host
@@ -50,6 +64,10 @@ public struct LegacyImporter: Sendable {
         public var path: String
         public var snapshot: String?
         public var skipped: String?
+        /// Why this file could not be imported (the others still were); the run then exits non-zero.
+        public var error: String?
+        /// SHA-256 of the file as found (hex), recorded as a `legacy-sha256:` tag.
+        public var sha256: String?
         /// What was changed or left out on the way (member names that climb out of the archive, …).
         public var warnings: [String] = []
         public var files = 0
@@ -64,6 +82,10 @@ public struct LegacyImporter: Sendable {
         var items: [Item] = []
         let forced = try sourceName.map { n -> SourceConfig in
             guard let s = config.source(named: n) else {
+                if config.path.isEmpty {
+                    // No configuration file: the name is only a tag (source:NAME), as the docs describe.
+                    return SourceConfig(name: n, kind: .directory)
+                }
                 throw KuraError(.invalidArgument, "there is no source named \"\(n)\" in the configuration", hint: "sources: \(config.sources.map(\.name).joined(separator: ", "))")
             }
             return s
@@ -108,28 +130,70 @@ public struct LegacyImporter: Sendable {
         try await repository.loadIndex()
         let existing = try await repository.listSnapshots().filter { $0.tags.contains("imported") && $0.host == host }
         var out: [Item] = []
+        let latestAllowed = now().addingTimeInterval(LegacyImporter.futureTolerance)
         for var item in items {
-            if let dup = existing.first(where: { abs($0.date.timeIntervalSince(item.time)) < 0.001 && $0.paths == [item.path] }) {
-                item.skipped = "already imported as \(dup.id?.short ?? "")"
+            defer { out.append(item); progress?(item) }
+            if item.time > latestAllowed {
+                item.error = "its name dates it in the future (\(Timestamp.format(item.time))): refused, since it would stay the newest snapshot (`latest`) and outlive every retention policy"
+                continue
+            }
+            // Compare content, not only time and path: a different dump with the same name and date is new.
+            do { item.sha256 = try LegacyImporter.sha256(ofFile: item.file) } catch let e as InputFileError {
+                item.error = e.error.message; continue
+            }
+            let hashTag = LegacyImporter.hashTagPrefix + (item.sha256 ?? "")
+            let samePlace = existing.filter { abs($0.date.timeIntervalSince(item.time)) < 0.001 && $0.paths == [item.path] }
+            if let dup = existing.first(where: { $0.tags.contains(hashTag) && $0.paths == [item.path] }) {
+                item.skipped = "already imported as \(dup.id?.short ?? "") (same content)"
                 item.snapshot = dup.id?.hex
-                out.append(item); progress?(item); continue
+                continue
             }
-            if dryRun { out.append(item); progress?(item); continue }
-            let snapshot: Snapshot
-            switch item.kind {
-            case .dump: snapshot = try await importDump(item)
-            case .archive:
-                let (s, warnings) = try await importArchive(item)
-                snapshot = s
-                item.warnings += warnings
+            if let dup = samePlace.first(where: { !$0.tags.contains { $0.hasPrefix(LegacyImporter.hashTagPrefix) } }) {
+                // Imported by a kura that did not record the content: time and path are all there is to go by.
+                item.skipped = "already imported as \(dup.id?.short ?? "") (same time and path; that import did not record its content)"
+                item.snapshot = dup.id?.hex
+                continue
             }
-            item.snapshot = snapshot.id?.hex
-            item.files = snapshot.summary?.files ?? 0
-            item.bytes = snapshot.summary?.totalBytes ?? 0
-            out.append(item)
-            progress?(item)
+            if let other = samePlace.first {
+                item.warnings.append("a different file with the same name and date was imported before as \(other.id?.short ?? ""); this one is imported too (its content differs)")
+            }
+            if dryRun { continue }
+            do {
+                let snapshot: Snapshot
+                switch item.kind {
+                case .dump: snapshot = try await importDump(item)
+                case .archive:
+                    let (s, warnings) = try await importArchive(item)
+                    snapshot = s
+                    item.warnings += warnings
+                }
+                item.snapshot = snapshot.id?.hex
+                item.files = snapshot.summary?.files ?? 0
+                item.bytes = snapshot.summary?.totalBytes ?? 0
+            } catch let e as InputFileError {
+                // This file is damaged; the repository is not: go on with the others.
+                item.error = e.error.message + (e.error.hint.map { " (\($0))" } ?? "")
+            }
         }
         return out
+    }
+
+    /// An error in the file being imported (as opposed to the repository): it fails that file only.
+    struct InputFileError: Error { var error: KuraError }
+
+    /// The SHA-256 (hex) of a file, read in pieces.
+    static func sha256(ofFile path: String) throws -> String {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw InputFileError(error: KuraError(.notFound, "cannot open \(path)", hint: "nothing of this file was imported"))
+        }
+        defer { try? handle.close() }
+        let hasher = SHA256Hasher()
+        do {
+            while let data = try handle.read(upToCount: 1 << 20), !data.isEmpty { hasher.update(Array(data)) }
+        } catch {
+            throw InputFileError(error: KuraError(.io, "cannot read \(path): \(error)", hint: "nothing of this file was imported"))
+        }
+        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
     }
 
     // MARK: - Names and times
@@ -183,25 +247,35 @@ public struct LegacyImporter: Sendable {
 
     // MARK: - Reading
 
-    /// Feeds a gzip file, decompressed, to `body` in pieces.
+    /// Feeds a gzip file, decompressed, to `body` in pieces. A failure of the gzip layer (damaged or
+    /// truncated) becomes an ``InputFileError`` that says "gzip"; errors thrown by `body` (the tar layer,
+    /// the repository) pass through unchanged, so that each layer is named for what it is.
     static func readGzip(_ path: String, _ body: ([UInt8]) async throws -> Void) async throws {
-        guard let handle = FileHandle(forReadingAtPath: path) else { throw KuraError(.notFound, "cannot open \(path)") }
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw InputFileError(error: KuraError(.notFound, "cannot open \(path)", hint: "nothing of this file was imported"))
+        }
         defer { try? handle.close() }
         let gzip = GzipReader()
-        do {
-            while true {
-                let data = try handle.read(upToCount: 64 << 10) ?? Data()
-                if data.isEmpty { break }
-                let out = try gzip.feed(Array(data))
-                if !out.isEmpty { try await body(out) }
-            }
-            try gzip.finish()
-        } catch let e as KuraError { throw e } catch {
-            throw KuraError(.corrupt, "\(path) is not a complete gzip file: \(error)", hint: "nothing of this file was imported; re-import it once it is repaired, or move it away")
+        func gzipError(_ error: any Error) -> InputFileError {
+            InputFileError(error: KuraError(.corrupt, "\(path) is not a complete gzip file: \(error)",
+                                            hint: "nothing of this file was imported; re-import it once it is repaired, or move it away"))
         }
+        while true {
+            let data: Data
+            do { data = try handle.read(upToCount: 64 << 10) ?? Data() } catch {
+                throw InputFileError(error: KuraError(.io, "cannot read \(path): \(error)", hint: "nothing of this file was imported"))
+            }
+            if data.isEmpty { break }
+            let out: [UInt8]
+            do { out = try gzip.feed(Array(data)) } catch { throw gzipError(error) }
+            if !out.isEmpty { try await body(out) }
+        }
+        do { try gzip.finish() } catch { throw gzipError(error) }
     }
 
-    func tags(_ item: Item) -> [String] { ["imported"] + (item.source.map { [SourceConfig.tag(for: $0)] } ?? []) }
+    func tags(_ item: Item) -> [String] {
+        ["imported"] + (item.source.map { [SourceConfig.tag(for: $0)] } ?? []) + (item.sha256.map { [LegacyImporter.hashTagPrefix + $0] } ?? [])
+    }
 
     func importDump(_ item: Item) async throws -> Snapshot {
         let started = Date()
@@ -285,10 +359,30 @@ public struct LegacyImporter: Sendable {
             }
             return parts.count > strip ? Array(parts.dropFirst(strip)) : []
         }
-        func insert(_ node: Node, at path: [[UInt8]]) {
+        /// Puts a node into the tree being built. A member below a name that is not a folder (`link/x`
+        /// after a symlink `link`) is left out with a warning: the symlink stays a symlink instead of
+        /// silently becoming a folder. Returns false when the member was left out.
+        @discardableResult
+        func insert(_ node: Node, at path: [[UInt8]]) -> Bool {
             var f = root
-            for c in path.dropLast() { f = f.folder(c) }
-            if node.type == .directory { let d = f.folder(path.last!); d.node = node } else { f.children[path.last!] = .leaf(node) }
+            for (i, c) in path.dropLast().enumerated() {
+                if case .leaf(let other)? = f.children[c] {
+                    let through = path.prefix(i + 1).map { String(decoding: $0, as: UTF8.self) }.joined(separator: "/")
+                    let member = path.map { String(decoding: $0, as: UTF8.self) }.joined(separator: "/")
+                    warnings.append("left out the member \(member.debugDescription): it lies below \(through.debugDescription), which the archive holds as a \(other.type == .symlink ? "symlink" : "non-folder"), kept as it is")
+                    return false
+                }
+                f = f.folder(c)
+            }
+            if node.type == .directory {
+                if case .leaf(let other)? = f.children[path.last!] {
+                    let member = path.map { String(decoding: $0, as: UTF8.self) }.joined(separator: "/")
+                    warnings.append("left out the folder \(member.debugDescription): the archive already holds a \(other.type == .symlink ? "symlink" : "non-folder") by that name, kept as it is")
+                    return false
+                }
+                let d = f.folder(path.last!); d.node = node
+            } else { f.children[path.last!] = .leaf(node) }
+            return true
         }
         func node(for e: TarEntry, name: [UInt8]) -> Node {
             let type: NodeType
@@ -337,7 +431,10 @@ public struct LegacyImporter: Sendable {
                             current = nil
                             continue
                         }
-                        // A link to something not in the archive: keep it as an empty file.
+                        // A link to something not in the archive (or left out of it): there is no data to link
+                        // to, so it is stored as an empty file, and said so.
+                        let member = PathBytes.display(e.path).debugDescription, target = PathBytes.display(e.linkTarget).debugDescription
+                        warnings.append("the hard link \(member) points to \(target), which is not in the archive: stored as an empty file")
                     }
                     n.inode = nextInode; nextInode += 1
                     n.links = 1
@@ -368,12 +465,15 @@ public struct LegacyImporter: Sendable {
             }
         }
 
+        /// The tar layer's own errors, named as such (the gzip layer around them was fine).
+        func tarError(_ error: TarError) -> InputFileError {
+            InputFileError(error: KuraError(.corrupt, "\(item.file) is a valid gzip file, but what it holds is not a readable tar archive: \(error)",
+                                            hint: "nothing of this archive was imported; re-import it once it is repaired, or move it away"))
+        }
         do {
             try await LegacyImporter.readGzip(item.file) { bytes in try await handle(try tar.feed(bytes)) }
             try tar.finish()
-        } catch let e as KuraError { throw e } catch {
-            throw KuraError(.corrupt, "\(item.file) is not a readable tar archive: \(error)", hint: "nothing of this archive was imported")
-        }
+        } catch let e as TarError { throw tarError(e) }
 
         let archiveTime = Timespec(seconds: Int64(item.time.timeIntervalSince1970.rounded(.down)), nanoseconds: 0)
         func saveFolder(_ f: Folder) async throws -> BlobID {

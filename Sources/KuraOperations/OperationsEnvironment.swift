@@ -36,8 +36,10 @@ public enum Resources {
     /// follows); no prompt, since `kura run` runs from cron.
     public static func passwordSource(_ config: Configuration, _ env: OperationsEnvironment) -> PasswordSource {
         let configured = config.password.map { PasswordSource.Configured.inline($0) } ?? config.passwordFile.map { .file($0) }
-        return PasswordSource(passwordFile: env.passwordFileOverride, configured: configured, usesConfiguration: true,
-                              environment: env.variables)
+        var source = PasswordSource(passwordFile: env.passwordFileOverride, configured: configured, usesConfiguration: true,
+                                    environment: env.variables)
+        if !config.path.isEmpty { source.configurationPath = config.path }
+        return source
     }
 
     /// The password, by the rule of ``passwordSource(_:_:)``.

@@ -76,6 +76,31 @@ public struct StateStore: Sendable {
         }
     }
 
+    /// Why the state cannot be used, or nil when it can: the state file must be readable (or absent) and
+    /// the folder writable — probed by creating and removing a file, so it holds for root too (a folder
+    /// that is a file, a read-only mount). When the folder does not exist yet, its nearest existing
+    /// parent must be a writable folder (the first run creates it). Changes nothing that exists.
+    public func problem() -> String? {
+        do { _ = try load() } catch { return "\(error)" }
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: directory, isDirectory: &isDir) {
+            guard isDir.boolValue else { return "the state folder \(directory) is not a folder" }
+            let probe = directory + "/.kura-probe-\(getpid())"
+            let fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+            guard fd >= 0 else { return "the state folder \(directory) is not writable: \(String(cString: strerror(errno)))" }
+            close(fd); unlink(probe)
+            return nil
+        }
+        var parent = (directory as NSString).deletingLastPathComponent
+        while !parent.isEmpty, parent != "/", !FileManager.default.fileExists(atPath: parent) { parent = (parent as NSString).deletingLastPathComponent }
+        if parent.isEmpty { parent = "." }
+        guard FileManager.default.fileExists(atPath: parent, isDirectory: &isDir), isDir.boolValue else {
+            return "the state folder \(directory) cannot be created: \(parent) is not a folder"
+        }
+        guard access(parent, W_OK) == 0 else { return "the state folder \(directory) cannot be created: \(parent) is not writable" }
+        return nil
+    }
+
     func ensureDirectory() throws {
         do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700]) } catch {
             throw KuraError(.io, "cannot create the state folder \(directory): \(error)", hint: "set state-dir in the configuration or $KURA_STATE_DIR to a writable folder")

@@ -33,6 +33,15 @@ public struct ScheduleInstaller: Sendable {
         return CommandLine.arguments.first ?? "/usr/local/bin/kura"
     }
 
+    /// Refuses a binary inside a SwiftPM build folder (a path with `/.build/`): `swift package clean` or
+    /// the next build removes or replaces it, and every scheduled run would then fail. `allowBuildFolder`
+    /// is the explicit override (`--allow-build-binary`).
+    public static func checkExecutable(_ path: String, allowBuildFolder: Bool) throws {
+        guard !allowBuildFolder, path.contains("/.build/") else { return }
+        throw KuraError(.invalidArgument, "\(path) is inside a build folder: `swift package clean` or the next build would remove it, and every scheduled run would fail",
+                        hint: "install kura first (`make install`, which puts it in /usr/local/bin) and run that one, or name a stable binary with --binary PATH; --allow-build-binary installs this one anyway; nothing was written")
+    }
+
     public static func defaultDirectory(_ kind: Kind) -> String { kind == .cron ? "/etc/cron.d" : "/etc/systemd/system" }
 
     var runCommand: String { "\(Self.quote(executable)) run --due --quiet --config \(Self.quote(config.path))" }

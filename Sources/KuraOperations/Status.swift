@@ -30,7 +30,16 @@ public struct StatusReport: Sendable, Codable {
         public var lastCheckResult: String?
         public var lastVerifiedRestore: Date?
         public var lastVerifiedRestoreResult: String?
+        /// When this source last succeeded (a run of it, from the state file or a run record).
+        public var lastSuccess: Date?
+        /// A scheduled source whose last success is older than one schedule interval plus one hour
+        /// (``StatusReport/grace``), or that never succeeded: its backups have stopped.
+        public var overdue: Bool = false
     }
+
+    /// How late a scheduled source's success may be: one schedule interval (the time between its two
+    /// most recent scheduled times) plus this. A daily source is overdue 25 hours after its last success.
+    public static let grace: TimeInterval = 3_600
     public var host: String
     public var repository: String
     public var config: String
@@ -40,11 +49,43 @@ public struct StatusReport: Sendable, Codable {
     public var running: Bool
     public var runningPid: Int32?
     public var repositoryError: String?
+    /// Why the state folder cannot be used (state file unreadable, folder not writable): then `kura run`
+    /// fails, so the setup is not healthy.
+    public var stateError: String?
     public var lastGC: Date?
     public var sources: [SourceStatus]
 
-    /// True when every source with a run has succeeded.
-    public var healthy: Bool { repositoryError == nil && !sources.contains { $0.lastResult == "failure" } }
+    /// True when the repository and the state can be used, no source's last run failed, and every
+    /// scheduled source succeeded within one schedule interval plus an hour (none is ``SourceStatus/overdue``).
+    public var healthy: Bool { problems.isEmpty }
+
+    /// Why the status is not healthy, one line each (empty when it is).
+    public var problems: [String] {
+        var out: [String] = []
+        if let e = repositoryError { out.append("repository: \(e.split(separator: "\n").first ?? "")") }
+        if let e = stateError { out.append("state: \(e.split(separator: "\n").first ?? "")") }
+        for s in sources {
+            if s.lastResult == "failure" { out.append("source \(s.name): the last run failed") }
+            if s.overdue {
+                out.append("source \(s.name): " + (s.lastSuccess.map { "no success since \(Timestamp.format($0)), longer than its schedule allows" } ?? "never succeeded"))
+            }
+        }
+        return out
+    }
+}
+
+extension StatusReport {
+    /// Whether a scheduled source's backups have stopped: it never succeeded, or its last success is older
+    /// than one schedule interval (between the two most recent scheduled times) plus ``grace``. A source
+    /// without a schedule is never overdue (it runs only when named).
+    public static func overdue(schedule: Schedule, lastSuccess: Date?, now: Date) -> Bool {
+        guard !schedule.expressions.isEmpty else { return false }
+        guard let lastSuccess else { return true }
+        guard let latest = schedule.previous(atOrBefore: now) else { return false }
+        let before = schedule.previous(atOrBefore: latest.addingTimeInterval(-1)) ?? latest
+        let interval = latest.timeIntervalSince(before)
+        return now.timeIntervalSince(lastSuccess) > interval + grace
+    }
 }
 
 extension Runner {
@@ -78,6 +119,11 @@ extension Runner {
             var lastResult = "never"
             if let ok = st?.lastSuccess { lastResult = ok ? "success" : "failure" } else if let r = record { lastResult = r.success ? "success" : "failure" }
             let verify = verifyRecords.last { $0.source == s.name }
+            // The last success: a successful run in the state file (or the newest successful run record).
+            var lastSuccess: Date? = runRecords.last { $0.source == s.name && $0.success }?.startedAt
+            if let st, st.lastSuccess == true, let t = st.lastStarted { lastSuccess = max(t, lastSuccess ?? t) }
+            if let t = st?.lastGoodTime, st?.lastGoodSnapshot != nil, t <= now { lastSuccess = max(t, lastSuccess ?? t) }
+            let overdue = StatusReport.overdue(schedule: schedule, lastSuccess: lastSuccess, now: now)
             let due = DueCheck.dueSlot(schedule: schedule, lastSlot: st?.lastSlot, lastStarted: st?.lastStarted ?? record?.startedAt, now: now) != nil
             out.append(StatusReport.SourceStatus(
                 name: s.name, type: s.kind.rawValue, schedule: s.scheduleText, lastResult: lastResult,
@@ -91,11 +137,12 @@ extension Runner {
                 nextRun: schedule.next(after: now), due: due,
                 lastCheck: st?.lastCheck, lastCheckResult: st?.lastCheckResult ?? record?.checkResult,
                 lastVerifiedRestore: [st?.lastVerifyRestore, verify?.time].compactMap { $0 }.max(),
-                lastVerifiedRestoreResult: st?.lastVerifyRestoreResult ?? verify?.text))
+                lastVerifiedRestoreResult: st?.lastVerifyRestoreResult ?? verify?.text,
+                lastSuccess: lastSuccess, overdue: overdue))
         }
         return StatusReport(host: host, repository: Resources.repositoryLocation(config, environment), config: config.path,
                             timeZone: config.timeZone.identifier, generatedAt: now,
                             running: RunLock.isHeld(path: state.lockPath), runningPid: RunLock.isHeld(path: state.lockPath) ? RunLock.holder(path: state.lockPath) : nil,
-                            repositoryError: repoError, lastGC: runState.lastGC, sources: out)
+                            repositoryError: repoError, stateError: state.problem(), lastGC: runState.lastGC, sources: out)
     }
 }

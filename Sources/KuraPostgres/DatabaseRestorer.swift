@@ -38,6 +38,7 @@ public struct DatabaseRestoreResult: Sendable, Codable {
     public var server: String
     public var format: String
     public var created: Bool
+    /// The size of the dump restored from (what pg_restore or psql was given).
     public var bytes: UInt64
     public var seconds: Double
     public var tables: [String]
@@ -189,8 +190,11 @@ public struct DatabaseRestorer: Sendable {
             } else {
                 for selection in runs {
                     let child = FedProcess(common + selection, environment: target.childEnvironment)
-                    bytes = try await streamer.feed(dump, into: child, what: what)
+                    bytes = max(bytes, try await streamer.feed(dump, into: child, what: what))
                 }
+                // With --table/--schema pg_restore may stop reading once it has what it needs, and what was
+                // fed can then be counted as 0: report the dump that was restored from, as with --jobs.
+                if !runs.isEmpty, bytes < dump.size { bytes = dump.size }
             }
         }
         return DatabaseRestoreResult(database: db.name, into: options.into, server: target.withoutPassword.display, format: db.format,

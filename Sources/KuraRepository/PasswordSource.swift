@@ -16,7 +16,8 @@ import Darwin
 /// The password is never taken from an argument (it would show in `ps`). A password file gives its first
 /// line (without `\n` or `\r\n`); it must not be empty, and a regular file must not be readable by its
 /// group or others (`mode & 0o077 == 0`, as `kura config check` demands): such a file is refused with
-/// "chmod 600". Empty environment variables count as unset.
+/// "chmod 600". An inline password in a configuration file (``configurationPath``) is refused the same way
+/// while that file is readable by group or others. Empty environment variables count as unset.
 public struct PasswordSource: Sendable {
     /// A password setting of the configuration file.
     public enum Configured: Sendable, Equatable {
@@ -57,6 +58,9 @@ public struct PasswordSource: Sendable {
     public var environment: [String: String]
     /// Asks on the terminal; nil where nobody can answer (cron, standard input not a terminal).
     public var prompt: (@Sendable () throws -> [UInt8])?
+    /// The configuration file that holds ``configured``: an inline password is refused while its group
+    /// or others can read that file — the rule `config check` applies, and the one for password files.
+    public var configurationPath: String?
 
     public init(passwordFile: String? = nil, configured: Configured? = nil, usesConfiguration: Bool = false,
                 environment: [String: String], prompt: (@Sendable () throws -> [UInt8])? = nil) {
@@ -97,6 +101,7 @@ public struct PasswordSource: Sendable {
             return try Self.readFile(f)
         case .configurationInline:
             guard case .inline(let value) = configured else { preconditionFailure() }
+            if let path = configurationPath, let problem = Self.inlineProblem(path) { throw problem }
             pw = Array(value.utf8)
         case .environmentValue:
             pw = Array((environment["KURA_PASSWORD"] ?? "").utf8)
@@ -143,6 +148,18 @@ public struct PasswordSource: Sendable {
         var st = stat()
         guard stat(path, &st) == 0 else { return nil }
         return permissionProblem(path, mode: st.st_mode)
+    }
+
+    /// The refusal for a configuration file holding the password inline while its group or others can
+    /// read it (regular files only), or nil.
+    static func inlineProblem(_ path: String) -> KuraError? {
+        var st = stat()
+        guard stat(path, &st) == 0, st.st_mode & S_IFMT == S_IFREG else { return nil }
+        let permissions = UInt32(st.st_mode) & 0o777
+        guard permissions & 0o077 != 0 else { return nil }
+        return KuraError(.invalidArgument,
+                         "the configuration file \(path) holds the password inline but is readable by \(permissions & 0o007 != 0 ? "every user" : "its group") (mode \(String(permissions, radix: 8)))",
+                         hint: "chmod 600 \(path), or move the password into a password-file of mode 0600; nothing was read or written")
     }
 
     private static func permissionProblem(_ path: String, mode: mode_t) -> KuraError? {

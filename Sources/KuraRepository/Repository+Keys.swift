@@ -48,14 +48,52 @@ extension Repository {
         return key.id
     }
 
-    /// Replaces the current key with one for a new password (new key first, then the old one removed).
-    public func changePassword(to newPassword: [UInt8], cost: (n: UInt64, r: UInt64, p: UInt64) = KeyFile.defaultCost) async throws -> BlobID {
+    /// The ids of the key files that `password` opens. Each try costs one scrypt derivation (about
+    /// 0.1 s and 32 MiB at the default cost), so this is meant for the handful of keys a repository
+    /// has, not for thousands. Damaged key files are skipped (`key list` and `check` report them).
+    public func keysOpening(password: [UInt8]) async throws -> [String] {
+        var out: [String] = []
+        let listing: [ObjectInfo]
+        do { listing = try await store.list(prefix: "keys/") } catch { throw Repository.storeError(error, doing: "listing keys") }
+        for info in listing {
+            guard let bytes = try? await getNamedByContent(info.key),
+                  let file = try? JSON.decode(KeyFile.self, from: bytes, what: info.key),
+                  let opened = try? file.unwrap(password: password, what: info.key), opened != nil else { continue }
+            out.append(String(info.key.dropFirst("keys/".count)))
+        }
+        return out.sorted()
+    }
+
+    /// What `changePassword` did: the new key, and the key files the old password opened that were removed
+    /// (the one in use and any other key made with the same password).
+    public struct PasswordChange: Sendable, Codable {
+        public var key: String
+        public var removed: [String]
+    }
+
+    /// Replaces the old password with a new one: writes a key for the new password first, then removes
+    /// **every** key file the old password opens (not only the one in use), so that afterwards the old
+    /// password opens nothing. Refuses a new password that already opens a key (it would not be a change).
+    public func changePassword(from oldPassword: [UInt8], to newPassword: [UInt8],
+                               cost: (n: UInt64, r: UInt64, p: UInt64) = KeyFile.defaultCost) async throws -> PasswordChange {
         try await withLock(.exclusive) { _ in
-            let old = keyID
+            let old = try await keysOpening(password: oldPassword)
+            guard !old.isEmpty else {
+                throw KuraError(.wrongPassword, "the old password opens no key of this repository", hint: "nothing was changed")
+            }
             let new = try await addKey(password: newPassword, cost: cost)
-            if let old { try? await delete("keys/\(old.hex)") }
+            // The new key is stored: only now may the old ones go. A failure below leaves both passwords
+            // working, which the error says; it never leaves none.
+            var removed: [String] = []
+            for id in old where id != new.hex {
+                do { try await delete("keys/\(id)") } catch {
+                    throw KuraError(.io, "the new password works, but key \(id.prefix(8)) for the old password could not be removed: \(error)",
+                                    hint: "the old password still opens the repository; remove that key with `kura key remove \(id.prefix(8))` using the new password")
+                }
+                removed.append(id)
+            }
             keyID = new
-            return new
+            return PasswordChange(key: new.hex, removed: removed)
         }
     }
 }

@@ -185,10 +185,18 @@ public final class Repository: Sendable {
         return try Repository(store: store, config: config, masterKey: masterKey, chunkerKey: Array(chunkerKey), cacheDirectory: cacheDirectory)
     }
 
-    /// Adds a key file for another password (under a shared lock); returns its id.
+    /// Adds a key file for another password (under a shared lock); returns its id. Refuses a password
+    /// that already opens a key: a second key with the same password would survive `changePassword` of
+    /// the first and keep the old password valid. Checking tries the password against every key file
+    /// (one scrypt derivation each — fine for the handful of keys a repository has).
     @discardableResult
     public func addKey(password: [UInt8], cost: (n: UInt64, r: UInt64, p: UInt64) = KeyFile.defaultCost) async throws -> BlobID {
         try await withLock(.shared) { _ in
+            let existing = try await keysOpening(password: password)
+            if let first = existing.first {
+                throw KuraError(.alreadyExists, "this password already opens key \(first.prefix(8)) of the repository",
+                                hint: "choose a different password; nothing was added")
+            }
             let file = try KeyFile.make(masterKey: masterKey, password: password, cost: cost)
             let bytes = try JSON.encode(file)
             let id = BlobID(bytes: SHA256.hash(bytes))

@@ -71,9 +71,15 @@ struct GlobalOptions: ParsableArguments {
 
     /// Opens the repository with the password.
     func openRepository() async throws -> Repository {
+        try await openRepository(password: nil)
+    }
+
+    /// Opens the repository with `password`, or the one ``password(confirm:)`` finds when nil (for
+    /// `key passwd`, which needs the old password again to find every key it opens).
+    func openRepository(password given: [UInt8]?) async throws -> Repository {
         let store = try store()
         _ = try await Repository.readConfig(store: store)  // "no repository" and "newer format" before asking for a password
-        let repo = try await Repository.open(store: store, password: try password(), cacheDirectory: cacheDirectory)
+        let repo = try await Repository.open(store: store, password: try given ?? password(), cacheDirectory: cacheDirectory)
         repo.setWarningHandler { Terminal.printError("kura: warning: \($0)") }
         if noLock { repo.disableLocking() }
         return repo

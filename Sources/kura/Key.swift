@@ -32,7 +32,7 @@ struct Key: AsyncParsableCommand {
     }
 
     struct Add: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Add a password.")
+        static let configuration = CommandConfiguration(abstract: "Add a password.", discussion: "Refuses a password that already opens a key (each key is tried: one scrypt derivation, about 0.1 s, per key).")
         @OptionGroup var global: GlobalOptions
         @Option(name: .long, help: ArgumentHelp("Read the new password from this file.", valueName: "file")) var newPasswordFile: String?
         func run() async throws {
@@ -59,14 +59,22 @@ struct Key: AsyncParsableCommand {
     }
 
     struct Passwd: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Change the password in use (adds a new key, then removes the old one).")
+        static let configuration = CommandConfiguration(abstract: "Change the password in use (adds a new key, then removes every key the old password opens).", discussion: "Afterwards the old password opens nothing: besides the key in use, any other key made with the same password is removed too, and the count is printed. Finding them tries the old password against every key (one scrypt derivation, about 0.1 s, per key).")
         @OptionGroup var global: GlobalOptions
         @Option(name: .long, help: ArgumentHelp("Read the new password from this file.", valueName: "file")) var newPasswordFile: String?
         func run() async throws {
             try await runReportingErrors(json: global.json) {
-                let repo = try await global.openRepository()
-                let id = try await repo.changePassword(to: try Key.newPassword(newPasswordFile))
-                if global.json { try Terminal.json(["key": id.hex]) } else if !global.quiet { print("password changed (key \(id.short))") }
+                let store = try global.store()
+                _ = try await Repository.readConfig(store: store)  // "no repository" before asking for a password
+                let oldPassword = try global.password()
+                let repo = try await global.openRepository(password: oldPassword)
+                let change = try await repo.changePassword(from: oldPassword, to: try Key.newPassword(newPasswordFile))
+                if global.json { try Terminal.json(change); return 0 }
+                if !global.quiet {
+                    let others = change.removed.count - 1
+                    print("password changed (key \(change.key.prefix(8))); removed \(change.removed.count) key\(change.removed.count == 1 ? "" : "s") that opened with the old password"
+                          + (others > 0 ? " (the one in use and \(others) more made with the same password)" : ""))
+                }
                 return 0
             }
         }

@@ -54,6 +54,7 @@ struct ScheduleInstall: AsyncParsableCommand {
           kura schedule install --cron --dry-run        # print /etc/cron.d/kura
           kura schedule install --systemd               # write kura.service and kura.timer to /etc/systemd/system
           systemctl daemon-reload && systemctl enable --now kura.timer
+        The entries run the installed binary: a kura inside a build folder (.build/) is refused, since a clean or rebuild removes it — install it with `make install` (or name one with --binary PATH; --allow-build-binary overrides).
         """)
 
     @OptionGroup var global: GlobalOptions
@@ -62,7 +63,8 @@ struct ScheduleInstall: AsyncParsableCommand {
     @Flag(name: .long, help: "Write kura.service and kura.timer.") var systemd = false
     @Flag(name: .long, help: "Print the files, write nothing.") var dryRun = false
     @Option(name: .long, help: ArgumentHelp("Folder to write to (default: /etc/cron.d or /etc/systemd/system).", valueName: "dir")) var dir: String?
-    @Option(name: .long, help: ArgumentHelp("The kura binary the entries run (default: this one).", valueName: "path")) var executable: String?
+    @Option(name: [.long, .customLong("binary")], help: ArgumentHelp("The kura binary the entries run (default: this one; --binary is the same option).", valueName: "path")) var executable: String?
+    @Flag(name: .long, help: "Install even though the binary lies in a build folder (.build/), which a clean or rebuild removes.") var allowBuildBinary = false
     @Option(name: .long, help: ArgumentHelp("The user cron runs kura as.", valueName: "name")) var user = "root"
 
     func run() async throws {
@@ -70,7 +72,9 @@ struct ScheduleInstall: AsyncParsableCommand {
             guard !(cron && systemd) else { throw KuraError(.invalidArgument, "choose one of --cron and --systemd") }
             let config = try options.load()
             let kind: ScheduleInstaller.Kind = systemd ? .systemd : .cron
-            var installer = ScheduleInstaller(config: config, executable: executable ?? ScheduleInstaller.currentExecutable)
+            let binary = executable ?? ScheduleInstaller.currentExecutable
+            try ScheduleInstaller.checkExecutable(binary, allowBuildFolder: allowBuildBinary)
+            var installer = ScheduleInstaller(config: config, executable: binary)
             installer.user = user
             let directory = dir ?? ScheduleInstaller.defaultDirectory(kind)
             let files = dryRun ? installer.files(kind, directory: directory) : try installer.install(kind, directory: directory)

@@ -7,7 +7,7 @@ struct Status: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show each source's last run, result, snapshots, next run, last check and verified restore.",
         discussion: """
-        Reads the local state file and the repository (when the password is at hand; otherwise the repository columns stay empty and repositoryError says why). --json is meant for monitoring: `healthy` is false when a source's last run failed or the repository cannot be read.
+        Reads the local state file and the repository (when the password is at hand; otherwise the repository columns stay empty and repositoryError says why). --json is meant for monitoring: `healthy` is false when a source's last run failed, a scheduled source has not succeeded within one schedule interval plus one hour (a daily source: 25 hours; or never), the repository cannot be read, or the state folder cannot be read or written (stateError).
           kura status
           kura status --json | jq '.sources[] | select(.lastResult != "success")'
         """)
@@ -56,6 +56,9 @@ struct Status: AsyncParsableCommand {
                 if s.lastResult == "failure", let e = s.lastError { print("  error: \(e.split(separator: "\n").first ?? "")") }
             }
             if report.sources.contains(where: \.due) { print("* due now (the next `kura run --due` runs it)") }
+            if let e = report.stateError { print("state: \(e.split(separator: "\n").first ?? "")") }
+            let problems = report.problems
+            print(problems.isEmpty ? "healthy" : "NOT HEALTHY:\n" + problems.map { "  " + $0 }.joined(separator: "\n"))
             return 0
         }
     }
