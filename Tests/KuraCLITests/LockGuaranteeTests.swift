@@ -14,6 +14,15 @@ struct LockGuaranteeTests {
         try await Repository.open(store: try StoreFactory.open(s.repo), password: Array(s.password.utf8))
     }
 
+    /// Waits (up to a minute, on a loaded machine) until `condition` holds.
+    func waitUntil(_ what: String, _ condition: () -> Bool) async throws {
+        let deadline = Date().addingTimeInterval(60)
+        while !condition() {
+            try #require(Date() < deadline, "timed out waiting until \(what)")
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
     /// Starts `kura backup --stdin-from-command -- sh -c SCRIPT` in the background.
     func commandBackup(_ s: Sandbox, _ script: String, env: [String: String]) throws -> FaultChild {
         try FaultChild.kura(s, ["backup", "--stdin-filename", "x.bin", "--stdin-from-command", "--", "sh", "-c", script], extra: env)
@@ -134,13 +143,15 @@ struct LockGuaranteeTests {
             let env = ["KURA_LOCK_STALE_SECONDS": "6"]
             let before = try await s.snapshots().count
             let child = try commandBackup(s, script, env: env)
-            try await Task.sleep(for: .seconds(2))
+            // Stopped once it holds its lock and has stored a pack (not yet indexed: an index file comes every 4 packs).
+            try await waitUntil("the backup stored data") { !faultObjects(s.repo, "locks").isEmpty && !faultObjects(s.repo, "data").isEmpty }
             #expect(kill(child.pid, SIGSTOP) == 0)
             try await Task.sleep(for: .seconds(8))
             // Past the interval: gc ignores the stale lock and deletes the stopped backup's unindexed packs.
             let gc = try await s.kura(["gc"], extra: env)
             #expect(gc.status == 0, "\(gc)")
             #expect(gc.err.contains("stale lock"), "\(gc)")
+            #expect(!gc.out.contains(" 0 unindexed packs"), "gc deleted none of the stopped backup's packs, so the test proves nothing: \(gc)")
             #expect(kill(child.pid, SIGCONT) == 0)
             let exit = await child.wait(timeout: 60)
             let result = child.result(exit)
@@ -186,7 +197,7 @@ struct LockGuaranteeTests {
             let env = ["KURA_LOCK_STALE_SECONDS": "60"]
             let child = try commandBackup(s, "head -c 20000000 /dev/urandom; sleep 30", env: env)
             defer { kill(child.pid, SIGCONT); kill(child.pid, SIGKILL); _ = child.waitBlocking() }
-            try await Task.sleep(for: .seconds(2))
+            try await waitUntil("the backup holds its lock") { !faultObjects(s.repo, "locks").isEmpty }
             #expect(kill(child.pid, SIGSTOP) == 0)
             // In the new namespace the backup's PID does not exist (or is another process).
             let gc = try await s.run("/usr/bin/unshare", ["--pid", "--fork", "--mount-proc", "env", "KURA_PASSWORD=\(s.password)",
