@@ -14,12 +14,13 @@ struct Dump: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
     @Argument(help: "SNAPSHOT[:PATH]") var source: String
-    @Option(name: .long, help: "tar or tar.gz") var format: String = "tar"
+    @Option(name: .long, help: "tar or tar.gz (anything else: exit 64)") var format: String = "tar"
 
     func run() async throws {
         try await runReportingErrors(json: global.json) {
             guard let f = Dumper.Format(rawValue: format) else {
-                throw KuraError(.invalidArgument, "unknown format \(format)", hint: "use --format tar or --format tar.gz")
+                throw KuraError(.usage, "--format \(format): unknown format; accepted values: \(Dumper.Format.allCases.map(\.rawValue).joined(separator: ", "))",
+                                hint: "use --format tar or --format tar.gz")
             }
             if isatty(1) == 1 {
                 throw KuraError(.invalidArgument, "refusing to write an archive to a terminal", hint: "redirect: kura dump \(source) > out.\(format)")
