@@ -7,9 +7,7 @@ struct Diff: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show what changed between two snapshots.",
         discussion: """
-        One line per change: + added, - removed, M content changed, U metadata changed, T type changed.
-        When a folder became a file (or the other way round), its old contents are listed as removed
-        and the new ones as added, after the T line. Control characters in names are escaped.
+        One line per change: + added, - removed, M content changed, U metadata changed, T type changed. When a folder became a file (or the other way round), its old contents are listed as removed and the new ones as added, after the T line. Control characters in names are escaped.
           kura diff 1a2b3c4d latest
         """)
 

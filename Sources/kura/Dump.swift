@@ -9,7 +9,7 @@ struct Dump: AsyncParsableCommand {
         discussion: """
         Paths in the archive start at the dumped folder's name:
           kura dump latest:/srv/app/media --format tar.gz > media.tar.gz   (media/...)
-        The archive is POSIX pax: long and non-UTF-8 names, nanosecond times and xattrs survive.
+        The archive is POSIX pax: long and non-UTF-8 names, nanosecond times and xattrs survive. POSIX ACLs are written twice: as the raw xattrs and as SCHILY.acl.access/default text (named users and groups by number), which GNU tar applies with `tar --acls -xf`. Files with holes are written as PAX sparse files (format 1.0, as GNU tar writes them): only the data is in the archive and GNU tar (and Python's tarfile) recreate the holes.
         """)
 
     @OptionGroup var global: GlobalOptions

@@ -11,7 +11,7 @@ struct Ls: AsyncParsableCommand {
           kura ls latest                       every entry of the newest snapshot
           kura ls 1a2b3c4d:/srv/app/media      one folder (and below)
           kura ls latest:/srv/app --long --no-recursive
-        With --json, one JSON object per line (one per entry), so that huge listings stream.
+        --long shows the mode as `ls -l` does (s/S for setuid and setgid, t/T for sticky). Control characters in names are shown escaped (as \\u{1B}), so a name cannot drive the terminal. With --json, one JSON object per line (one per entry), so that huge listings stream; names are exact there (JSON-escaped).
         """)
 
     @OptionGroup var global: GlobalOptions
