@@ -179,7 +179,7 @@ public final class Restorer: Sendable {
             // leaves the target (Descriptor.removeEntry). A file is written under a temporary name
             // first and only then renamed over what is there (restoreFile), so a restore that fails
             // midway leaves the old entry, not a truncated file.
-            if node.type != .file { try dir.removeEntry(node.name, path: display) }
+            if node.type != .file, node.type != .directory { try dir.removeEntry(node.name, path: display) }
             switch node.type {
             case .file:
                 await slots.acquire()
