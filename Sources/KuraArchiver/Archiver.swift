@@ -41,7 +41,9 @@ public final class Archiver: Sendable {
     /// Runs the backup and saves the snapshot. Unreadable entries do not stop it: they are listed in
     /// the result and the snapshot is marked incomplete (exit code 3).
     public func run() async throws -> BackupResult {
-        try await repository.withLock(.shared) { _ in try await runLocked() }
+        // An invalid --exclude is a usage error (exit 64), found before anything is locked or read.
+        try PathMatcher.validate(options.excludes, option: "--exclude")
+        return try await repository.withLock(.shared) { _ in try await runLocked() }
     }
 
     private func runLocked() async throws -> BackupResult {

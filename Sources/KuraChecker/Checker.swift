@@ -20,7 +20,8 @@ public struct CheckOptions: Sendable {
             if text.hasSuffix("%"), let p = Double(text.dropLast()), p > 0, p <= 100 { return .fraction(p / 100) }
             let parts = text.split(separator: "/")
             if parts.count == 2, let n = Int(parts[0]), let m = Int(parts[1]), m >= 1, n >= 1, n <= m { return .part(n, of: m) }
-            throw KuraError(.invalidArgument, "'\(text)' is not a subset", hint: "use N/M (e.g. 1/7) or a percentage (e.g. 10%)")
+            throw KuraError(.usage, "--read-data-subset \(text): not a subset; accepted values: N/M with 1 ≤ N ≤ M (e.g. 1/7) or a percentage above 0 and at most 100 (e.g. 10%)",
+                            hint: "use N/M (e.g. 1/7) or a percentage (e.g. 10%)")
         }
 
         func includes(_ pack: BlobID) -> Bool {

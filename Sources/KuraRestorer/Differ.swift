@@ -19,11 +19,14 @@ public struct Differ: Sendable {
         let ta = try await repository.loadTree(a), tb = try await repository.loadTree(b)
         var i = 0, j = 0
         func child(_ n: Node) -> [UInt8] { path == [47] ? [47] + n.name : path + [47] + n.name }
-        func all(_ n: Node, _ kind: Difference.Kind) async throws {
-            out.append(Difference(kind: kind, path: child(n)))
+        func contents(_ n: Node, _ kind: Difference.Kind) async throws {
             if n.type == .directory, let sub = n.subtree {
                 try await SnapshotBrowser.walkTree(repository, sub, path: child(n)) { p in out.append(Difference(kind: kind, path: p)) }
             }
+        }
+        func all(_ n: Node, _ kind: Difference.Kind) async throws {
+            out.append(Difference(kind: kind, path: child(n)))
+            try await contents(n, kind)
         }
         while i < ta.nodes.count || j < tb.nodes.count {
             if j >= tb.nodes.count || (i < ta.nodes.count && ta.nodes[i].name.lexicographicallyPrecedes(tb.nodes[j].name)) {
@@ -34,7 +37,11 @@ public struct Differ: Sendable {
                 let x = ta.nodes[i], y = tb.nodes[j]
                 i += 1; j += 1
                 if x.type != y.type {
+                    // A folder that became something else lost its contents; a folder that replaced
+                    // something brought new contents. List them, as restic does.
                     out.append(Difference(kind: .typeChanged, path: child(x)))
+                    try await contents(x, .removed)
+                    try await contents(y, .added)
                     continue
                 }
                 if x.type == .directory {

@@ -40,6 +40,7 @@ public struct Dumper: Sendable {
                 } else {
                     if node.links > 1 { linked[key] = t.path }
                     t.size = Int64(node.size)
+                    t.sparseRegions = Dumper.dataRegions(node)
                 }
             case .directory: t.kind = .directory
             case .symlink: t.kind = .symlink; t.linkTarget = node.linkTarget
@@ -51,7 +52,9 @@ public struct Dumper: Sendable {
             }
             try tar.writeHeader(t)
             if t.kind == .file, t.size > 0 {
-                try await streamer.stream(node.content) { bytes in try tar.writeContents(bytes) }
+                // A sparse file's holes are in its map, not in the archive: stream only the data.
+                let extents = t.sparseRegions == nil ? node.content : node.content.filter { !$0.isHole }
+                try await streamer.stream(extents) { bytes in try tar.writeContents(bytes) }
             }
             try tar.finishEntry()
         }
@@ -62,5 +65,23 @@ public struct Dumper: Sendable {
         }
         try tar.finish()
         try gzip?.finish()
+    }
+
+    /// The data regions of a file with holes (adjacent data extents merged), or nil when it has none.
+    static func dataRegions(_ node: Node) -> [TarEntry.SparseRegion]? {
+        guard node.content.contains(where: \.isHole) else { return nil }
+        var regions: [TarEntry.SparseRegion] = []
+        var offset: Int64 = 0
+        for e in node.content {
+            if !e.isHole {
+                if let last = regions.last, last.offset + last.length == offset {
+                    regions[regions.count - 1].length += Int64(e.length)
+                } else {
+                    regions.append(.init(offset: offset, length: Int64(e.length)))
+                }
+            }
+            offset += Int64(e.length)
+        }
+        return regions
     }
 }

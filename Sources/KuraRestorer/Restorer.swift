@@ -43,7 +43,13 @@ public final class Restorer: Sendable {
     struct HardLinkKey: Hashable { var device: UInt64; var inode: UInt64 }
     struct LinkSource: Sendable { var dir: Descriptor; var name: [UInt8] }
 
-    public init(repository: Repository, options: RestoreOptions, progress: (@Sendable (RestoreResult) -> Void)? = nil) {
+    /// The --include patterns, parsed once; which of them selected something.
+    let includes: PathMatcher
+    private let usedPatterns = Mutex(Set<Int>())
+
+    /// Throws a `.usage` error (exit 64) when an include pattern is invalid.
+    public init(repository: Repository, options: RestoreOptions, progress: (@Sendable (RestoreResult) -> Void)? = nil) throws {
+        self.includes = try PathMatcher(validating: options.includes, option: "--include")
         self.repository = repository
         self.options = options
         self.slots = AsyncLimiter(capacity: max(1, options.parallelism))
@@ -61,16 +67,34 @@ public final class Restorer: Sendable {
         do { target = try Descriptor.openDirectory(targetPath, in: nil, path: targetPath) } catch {
             throw KuraError(.invalidArgument, "the target \(options.target) is not a folder that can be opened: \(error)")
         }
-        let matcher = PathMatcher(options.includes)
+        let matcher = includes
         if let node = entry.node, node.type != .directory {
-            if matcher.isEmpty || matcher.matches(name: node.name, path: entry.path) {
+            if matcher.isEmpty || selects(matcher, path: entry.path, everything: false) {
                 await restoreEntry(node, into: target, path: entry.path, display: joinPath(targetPath, node.name))
             }
         } else {
             let dir = LazyDirectory(existing: target, path: targetPath)
             _ = await restoreContents(of: entry, into: dir, matcher: matcher, everything: matcher.isEmpty)
         }
+        // A pattern that selected nothing is almost always a mistake (a typo, or a path relative to
+        // the wrong folder): say so, so that "restored 0 files" is never the only clue.
+        let used = usedPatterns.withLock { $0 }
+        for (i, text) in matcher.texts.enumerated() where !used.contains(i) {
+            note(warning: "--include '\(text)' matched nothing in \(PathBytes.display(entry.path)) (patterns are explained in docs/patterns.md)")
+        }
         return result.withLock { $0 }
+    }
+
+    /// Whether the entry at `path` is selected, remembering which patterns matched it. Inside a
+    /// selected folder everything is, but patterns not yet seen to match are still tried there, so a
+    /// pattern is reported as matching nothing only when it really matches nothing.
+    private func selects(_ matcher: PathMatcher, path: [UInt8], everything: Bool) -> Bool {
+        if matcher.isEmpty { return true }
+        let used = usedPatterns.withLock { $0 }
+        if everything && used.count == matcher.texts.count { return true }
+        let hits = matcher.matchingPatterns(path: path)
+        if !hits.isEmpty, !hits.allSatisfy(used.contains) { usedPatterns.withLock { $0.formUnion(hits) } }
+        return everything || !hits.isEmpty
     }
 
     static func unsafeName(_ name: [UInt8]) -> KuraError {
@@ -128,7 +152,7 @@ public final class Restorer: Sendable {
         // Every name is resolved relative to its folder's descriptor, without following links; a name
         // that is not one component ("..", "a/b") could leave the target, so it is never used.
         guard Node.isValidName(node.name) else { note(error: path, Restorer.unsafeName(node.name)); return false }
-        let selected = everything || matcher.matches(name: node.name, path: path)
+        let selected = selects(matcher, path: path, everything: everything)
         if node.type == .directory {
             guard selected || matcher.mayMatchInside(path) else { return false }
             let sub = LazyDirectory(parent: dir, name: node.name, path: joinPath(dir.path, node.name))
@@ -150,7 +174,12 @@ public final class Restorer: Sendable {
     func restoreEntry(_ node: Node, into dir: Descriptor, path: [UInt8], display: [UInt8]) async {
         guard Node.isValidName(node.name) else { note(error: path, Restorer.unsafeName(node.name)); return }
         do {
-            unlinkat(dir.fd, cString(node.name), 0)  // replace what was there (never a directory)
+            // Whatever is in the way is replaced, a folder with its contents included: the user asked
+            // for this snapshot's entry at this name. The removal never follows a symlink and never
+            // leaves the target (Descriptor.removeEntry). A file is written under a temporary name
+            // first and only then renamed over what is there (restoreFile), so a restore that fails
+            // midway leaves the old entry, not a truncated file.
+            if node.type != .file, node.type != .directory { try dir.removeEntry(node.name, path: display) }
             switch node.type {
             case .file:
                 await slots.acquire()
@@ -202,25 +231,48 @@ public final class Restorer: Sendable {
             return
         }
         if first { return }
+        try dir.removeEntry(node.name, path: display)
         guard linkat(source.dir.fd, cString(source.name), dir.fd, cString(node.name), 0) == 0 else {
             throw FileSystemError("link", path: display, errno: errno)
         }
     }
 
-    /// Writes a file's chunks at their offsets (holes are skipped and stay holes), then its metadata.
+    /// Writes a file's chunks at their offsets (holes are skipped and stay holes), then its metadata,
+    /// all under a temporary name in the same folder; renames it to its real name only when it is
+    /// complete. On failure the temporary file is removed and the error says the file was not restored.
     private func restoreFile(_ node: Node, into dir: Descriptor, display: [UInt8]) async throws {
-        let file = try Descriptor.open(node.name, in: dir, path: display, flags: O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, mode: 0o600)
-        var offset: Int64 = 0
-        let chunks = node.content.filter { !$0.isHole }
-        var offsets: [Int64] = []
-        for e in node.content { if !e.isHole { offsets.append(offset) }; offset += Int64(e.length) }
-        var index = 0
-        try await ContentStreamer(repository: repository).stream(chunks) { bytes in
-            try bytes.withUnsafeBytes { try file.write($0, at: offsets[index]) }
-            index += 1
+        let temporary = Array(".kura-restore-\(String(UInt64.random(in: 0...UInt64.max), radix: 16))".utf8)
+        var oldRemoved = false
+        do {
+            let file = try Descriptor.open(temporary, in: dir, path: display, flags: O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode: 0o600)
+            var offset: Int64 = 0
+            let chunks = node.content.filter { !$0.isHole }
+            var offsets: [Int64] = []
+            for e in node.content { if !e.isHole { offsets.append(offset) }; offset += Int64(e.length) }
+            var index = 0
+            try await ContentStreamer(repository: repository).stream(chunks) { bytes in
+                try bytes.withUnsafeBytes { try file.write($0, at: offsets[index]) }
+                index += 1
+            }
+            guard ftruncate(file.fd, off_t(node.size)) == 0 else { throw FileSystemError("truncate", path: display, errno: errno) }
+            applyMetadata(node, fd: file, display: display)
+            if renameat(dir.fd, cString(temporary), dir.fd, cString(node.name)) != 0 {
+                // A folder (or something else rename cannot replace) is in the way: remove it, then rename.
+                guard errno == EISDIR || errno == ENOTEMPTY || errno == EEXIST || errno == ENOTDIR else {
+                    throw FileSystemError("rename", path: display, errno: errno)
+                }
+                try dir.removeEntry(node.name, path: display)
+                oldRemoved = true
+                guard renameat(dir.fd, cString(temporary), dir.fd, cString(node.name)) == 0 else {
+                    throw FileSystemError("rename", path: display, errno: errno)
+                }
+            }
+        } catch {
+            unlinkat(dir.fd, cString(temporary), 0)
+            var e = KuraError.from(error)
+            e.message += "; the file was not restored (its partial copy was removed" + (oldRemoved ? ")" : "; what was at that name before is unchanged)")
+            throw e
         }
-        guard ftruncate(file.fd, off_t(node.size)) == 0 else { throw FileSystemError("truncate", path: display, errno: errno) }
-        applyMetadata(node, fd: file, display: display)
     }
 
     // MARK: - Metadata

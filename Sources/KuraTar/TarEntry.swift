@@ -39,6 +39,13 @@ public struct TarEntry: Sendable, Equatable {
         }
     }
 
+    /// One region of a sparse file that holds data; everything between regions is a hole.
+    public struct SparseRegion: Sendable, Equatable {
+        public var offset: Int64
+        public var length: Int64
+        public init(offset: Int64, length: Int64) { self.offset = offset; self.length = length }
+    }
+
     /// The member's path as raw bytes: relative, without a leading `/`, directories without a trailing `/`.
     public var path: [UInt8]
     /// What kind of object the entry is.
@@ -68,6 +75,11 @@ public struct TarEntry: Sendable, Equatable {
     public var deviceMinor: UInt32
     /// Extended attributes in archive order.
     public var extendedAttributes: [ExtendedAttribute]
+    /// For a sparse file: the regions that hold data, in order, not overlapping, within ``size``.
+    /// ``TarWriter`` then writes a PAX sparse file (format 1.0, as GNU tar does: `GNU.sparse.major=1`,
+    /// `minor=0`, `name`, `realsize`, the map at the start of the data) and expects only the regions'
+    /// bytes, one region after another, as contents. nil: an ordinary file.
+    public var sparseRegions: [SparseRegion]? = nil
 
     /// The modification time as a `(seconds, nanoseconds)` pair; nanoseconds are always
     /// non-negative, so one nanosecond before the epoch is `(-1, 999_999_999)`.

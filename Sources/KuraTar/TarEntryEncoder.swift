@@ -19,6 +19,30 @@ enum TarEntryEncoder {
         var binary = false
 
         var path = entry.path
+        var sparseMap: [UInt8] = []
+        var storedSize = UInt64(entry.size)
+        if let regions = entry.sparseRegions {
+            // PAX sparse format 1.0: the real name and size go into GNU.sparse.* records, the ustar
+            // name is a stand-in (what a reader without sparse support extracts), and the data starts
+            // with the map in decimal lines, padded to a block. A file that ends in a hole ends its map
+            // with an empty region at the real size, so that readers extend it to the full size.
+            var map = regions
+            if map.last.map({ $0.offset + $0.length }) != entry.size { map.append(.init(offset: entry.size, length: 0)) }
+            var text = "\(map.count)\n"
+            for r in map { text += "\(r.offset)\n\(r.length)\n" }
+            sparseMap = Array(text.utf8)
+            sparseMap += [UInt8](repeating: 0, count: padding(for: Int64(sparseMap.count)))
+            storedSize = UInt64(sparseMap.count) + UInt64(regions.reduce(0) { $0 + $1.length })
+            pax.append("GNU.sparse.major", "1")
+            pax.append("GNU.sparse.minor", "0")
+            pax.append("GNU.sparse.name", path)
+            pax.append("GNU.sparse.realsize", String(entry.size))
+            binary = binary || !isUTF8(path)
+            let slash = path.lastIndex(of: UInt8(ascii: "/"))
+            let directory = slash.map { Array(path[...$0]) } ?? []
+            let base = slash.map { Array(path[($0 + 1)...]) } ?? path
+            path = directory + Array("GNUSparseFile.0/".utf8) + base
+        }
         if entry.kind == .directory {
             while path.count > 1, path.last == UInt8(ascii: "/") { path.removeLast() }
             if path.last != UInt8(ascii: "/") { path.append(UInt8(ascii: "/")) }
@@ -35,7 +59,7 @@ enum TarEntryEncoder {
             binary = binary || !isUTF8(linkTarget)
         }
 
-        let size = UInt64(entry.size)
+        let size = storedSize
         if size > maxLarge { pax.append("size", String(size)) }
         if UInt64(entry.uid) > maxSmall { pax.append("uid", String(entry.uid)) }
         if UInt64(entry.gid) > maxSmall { pax.append("gid", String(entry.gid)) }
@@ -50,6 +74,12 @@ enum TarEntryEncoder {
         if UInt64(entry.deviceMinor) > maxSmall { pax.append("SCHILY.devminor", String(entry.deviceMinor)) }
         for attribute in entry.extendedAttributes {
             pax.append(PaxExtendedHeader.xattrKeyword(name: attribute.name), attribute.value)
+        }
+        // GNU tar's --acls reads ACLs only from their text records: write those too.
+        for attribute in entry.extendedAttributes {
+            if let keyword = PosixACL.textKeyword(forAttribute: attribute.name), let text = PosixACL.text(fromAttribute: attribute.value) {
+                pax.append(keyword, text)
+            }
         }
         if binary {
             pax.records.insert(.init(keyword: "hdrcharset", value: Array("BINARY".utf8)), at: 0)
@@ -84,7 +114,14 @@ enum TarEntryEncoder {
         TarHeader.writeOctal(clamp(UInt64(entry.deviceMinor), maxSmall), into: &block, TarHeader.devminor)
         TarHeader.seal(&block)
         output += block
+        output += sparseMap
         return output
+    }
+
+    /// The number of content bytes a writer expects for `entry`: its size, or for a sparse file the
+    /// bytes of its data regions.
+    static func contentLength(_ entry: TarEntry) -> Int64 {
+        entry.sparseRegions.map { $0.reduce(0) { $0 + $1.length } } ?? entry.size
     }
 
     /// Zero bytes needed after `size` bytes of data to reach a block boundary.
@@ -132,6 +169,16 @@ enum TarEntryEncoder {
         if entry.kind != .characterDevice, entry.kind != .blockDevice,
            entry.deviceMajor != 0 || entry.deviceMinor != 0 {
             throw invalid("device numbers on a non-device")
+        }
+        if let regions = entry.sparseRegions {
+            guard entry.kind == .file else { throw invalid("only files can be sparse") }
+            var end: Int64 = 0
+            for r in regions {
+                guard r.offset >= end, r.length >= 0, r.offset <= entry.size - r.length else {
+                    throw invalid("sparse regions must be in order, not overlap and lie within the size")
+                }
+                end = r.offset + r.length
+            }
         }
         for attribute in entry.extendedAttributes {
             guard !attribute.name.isEmpty, !attribute.name.utf8.contains(0) else {

@@ -48,7 +48,10 @@ public final class TarWriter {
         }
         let header = try TarEntryEncoder.encode(entry)
         try emit(header)
-        state = .entry(path: entry.displayPath, size: entry.size, remaining: entry.size)
+        // A sparse file's map is part of the header bytes (a whole number of blocks), so the padding
+        // after the contents depends on the regions' bytes alone.
+        let length = TarEntryEncoder.contentLength(entry)
+        state = .entry(path: entry.displayPath, size: length, remaining: length)
     }
 
     /// Appends content bytes to the open file entry.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import KuraArchiver
+import KuraFileSystem
 import KuraPostgres
 import KuraRepository
 
@@ -26,7 +27,7 @@ struct Backup: AsyncParsableCommand {
     @Argument(help: "Files and directories to back up.") var paths: [String] = []
     @Option(name: .long, help: ArgumentHelp("Tag the snapshot (repeatable).", valueName: "tag")) var tag: [String] = []
     @Option(name: .long, help: ArgumentHelp("Host name to record (default: this machine's).", valueName: "name")) var host: String?
-    @Option(name: [.customShort("e"), .long], help: ArgumentHelp("Exclude entries matching a glob (repeatable). Without '/' it matches names at any depth; with '/' the absolute path.", valueName: "glob"))
+    @Option(name: [.customShort("e"), .long], help: ArgumentHelp("Exclude entries matching a pattern (repeatable): '*.log', 'cache/', '/srv/app/tmp', '**/node_modules'. A pattern without a leading '/' matches at any depth. See docs/patterns.md.", valueName: "pattern"))
     var exclude: [String] = []
     @Flag(name: [.customShort("x"), .long], help: "Stay on the file system of each path (mount points are kept empty).")
     var oneFileSystem = false
@@ -41,6 +42,7 @@ struct Backup: AsyncParsableCommand {
 
     func run() async throws {
         try await runReportingErrors(json: global.json) {
+            try PathMatcher.validate(exclude, option: "--exclude")  // exit 64 before asking for a password
             let repo = try await global.openRepository()
             var options = BackupOptions(paths: paths)
             options.tags = tag

@@ -20,10 +20,10 @@ struct Check: AsyncParsableCommand {
 
     func run() async throws {
         try await runReportingErrors(json: global.json) {
-            let repo = try await global.openRepository()
             var options = CheckOptions()
             if readData { options.readData = .all }
-            if let s = readDataSubset { options.readData = try CheckOptions.DataSubset.parse(s) }
+            if let s = readDataSubset { options.readData = try CheckOptions.DataSubset.parse(s) }  // exit 64 if malformed
+            let repo = try await global.openRepository()
             let line = ProgressLine(enabled: !global.quiet && !global.json)
             let started = Date()
             let report: CheckReport

@@ -7,7 +7,7 @@ struct Forget: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Remove snapshots by a retention policy (or by id); --gc frees their data.",
         discussion: """
-        Snapshots are grouped by host and paths (--group-by) and each group is judged on its own, exactly as restic's forget does: each --keep-* rule keeps the newest snapshot of each hour/day/week/month/year (local time) until its count is used, -1 means unlimited, and a snapshot kept by any rule stays. --dry-run shows what is kept and by which rule.
+        Snapshots are grouped by host and paths (--group-by) and each group is judged on its own, exactly as restic's forget does: each --keep-* rule keeps the newest snapshot of each hour/day/week/month/year (local time) until its count is used, -1 means unlimited (`--keep-last -1` and `--keep-last=-1` both work), and a snapshot kept by any rule stays. --dry-run shows what is kept and by which rule.
           kura forget --keep-daily 7 --keep-weekly 4 --keep-monthly 12 --dry-run
           kura forget --keep-within 14d --keep-tag important --gc
           kura forget 1a2b3c4d
@@ -16,12 +16,12 @@ struct Forget: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
     @Argument(help: "Snapshot ids to remove (instead of a policy).") var snapshots: [String] = []
-    @Option(name: .long, help: ArgumentHelp("Keep the n newest snapshots.", valueName: "n")) var keepLast = 0
-    @Option(name: .long, help: ArgumentHelp("Keep the newest snapshot of each of the last n hours.", valueName: "n")) var keepHourly = 0
-    @Option(name: .long, help: ArgumentHelp("… of each of the last n days.", valueName: "n")) var keepDaily = 0
-    @Option(name: .long, help: ArgumentHelp("… of each of the last n weeks (ISO weeks).", valueName: "n")) var keepWeekly = 0
-    @Option(name: .long, help: ArgumentHelp("… of each of the last n months.", valueName: "n")) var keepMonthly = 0
-    @Option(name: .long, help: ArgumentHelp("… of each of the last n years.", valueName: "n")) var keepYearly = 0
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Keep the n newest snapshots.", valueName: "n")) var keepLast = 0
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Keep the newest snapshot of each of the last n hours.", valueName: "n")) var keepHourly = 0
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("… of each of the last n days.", valueName: "n")) var keepDaily = 0
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("… of each of the last n weeks (ISO weeks).", valueName: "n")) var keepWeekly = 0
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("… of each of the last n months.", valueName: "n")) var keepMonthly = 0
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("… of each of the last n years.", valueName: "n")) var keepYearly = 0
     @Option(name: .long, help: ArgumentHelp("Keep snapshots newer than this before the newest one (e.g. 14d, 1y6m, 2d12h).", valueName: "duration"))
     var keepWithin: String?
     @Option(name: .long, help: ArgumentHelp("Keep snapshots with these tags (comma: all of them; repeatable).", valueName: "tags")) var keepTag: [String] = []
@@ -33,6 +33,7 @@ struct Forget: AsyncParsableCommand {
 
     func run() async throws {
         try await runReportingErrors(json: global.json) {
+            if gc { _ = try GC.parsePercent(maxUnused) }  // a usage error (exit 64) before asking for a password
             let repo = try await global.openRepository()
             var groups: [ForgetGroup] = []
             do {

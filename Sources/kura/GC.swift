@@ -19,6 +19,7 @@ struct GC: AsyncParsableCommand {
 
     func run() async throws {
         try await runReportingErrors(json: global.json) {
+            _ = try GC.parsePercent(maxUnused)  // a usage error (exit 64) before asking for a password
             let repo = try await global.openRepository()
             let report = try await GC.collect(repo, maxUnused: maxUnused, dryRun: dryRun, global: global)
             GC.print(report, global: global)
@@ -28,8 +29,8 @@ struct GC: AsyncParsableCommand {
 
     static func parsePercent(_ text: String) throws -> Double {
         let t = text.hasSuffix("%") ? String(text.dropLast()) : text
-        guard let v = Double(t), v >= 0, v <= 100 else {
-            throw KuraError(.invalidArgument, "'\(text)' is not a percentage", hint: "e.g. --max-unused 5%")
+        guard let v = Double(t), v.isFinite, v >= 0, v <= 100 else {
+            throw KuraError(.usage, "--max-unused \(text): not a percentage; accepted values: 0% to 100% (the % sign is optional)", hint: "e.g. --max-unused 5%")
         }
         return v / 100
     }

@@ -11,7 +11,7 @@ struct Ls: AsyncParsableCommand {
           kura ls latest                       every entry of the newest snapshot
           kura ls 1a2b3c4d:/srv/app/media      one folder (and below)
           kura ls latest:/srv/app --long --no-recursive
-        With --json, one JSON object per line (one per entry), so that huge listings stream.
+        --long shows the mode as `ls -l` does (s/S for setuid and setgid, t/T for sticky). Control characters in names are shown escaped (as \\u{1B}), so a name cannot drive the terminal. With --json, one JSON object per line (one per entry), so that huge listings stream; names are exact there (JSON-escaped).
         """)
 
     @OptionGroup var global: GlobalOptions
@@ -33,9 +33,11 @@ struct Ls: AsyncParsableCommand {
                     let time = Date(timeIntervalSince1970: TimeInterval(n.mtime.seconds))
                     let f = DateFormatter(); f.dateFormat = "yyyy-MM-dd HH:mm:ss"
                     let owner = "\(n.user.isEmpty ? String(n.uid) : n.user)/\(n.group.isEmpty ? String(n.gid) : n.group)"
-                    print("\(EntryJSON.modeString(n)) \(owner.padding(toLength: 14, withPad: " ", startingAt: 0)) \(String(n.size).leftPad(12)) \(f.string(from: time)) \(PathBytes.display(e.path))\(n.type == .symlink ? " -> " + PathBytes.display(n.linkTarget) : "")")
+                    // Names come from the backed-up machine: escape control characters, so that a name
+                    // cannot drive the terminal (--json keeps them exact).
+                    print(Terminal.escapingControls("\(EntryJSON.modeString(n)) \(owner.padding(toLength: 14, withPad: " ", startingAt: 0)) \(String(n.size).leftPad(12)) \(f.string(from: time)) \(PathBytes.display(e.path))\(n.type == .symlink ? " -> " + PathBytes.display(n.linkTarget) : "")", keepingLayout: false))
                 } else {
-                    print(PathBytes.display(e.path))
+                    print(Terminal.escapingControls(PathBytes.display(e.path), keepingLayout: false))
                 }
             }
             try emit(entry)
@@ -78,7 +80,13 @@ struct EntryJSON: Encodable {
         var s = String(t)
         let chars = Array("rwxrwxrwx")
         for i in 0..<9 { s.append(n.mode & (1 << (8 - i)) != 0 ? chars[i] : "-") }
-        return s
+        // setuid, setgid and sticky take the place of an x, as in `ls -l`: lower case when the x bit
+        // is set too (s, t), upper case when it is not (S, T).
+        var a = Array(s)
+        for (bit, index, letter) in [(UInt32(0o4000), 3, "s"), (0o2000, 6, "s"), (0o1000, 9, "t")] as [(UInt32, Int, String)] where n.mode & bit != 0 {
+            a[index] = Character(a[index] == "x" ? letter : letter.uppercased())
+        }
+        return String(a)
     }
 }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import KuraFileSystem
 import KuraRepository
 import KuraRestorer
 
@@ -7,23 +8,26 @@ struct Restore: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Restore a snapshot, or part of it, into a folder.",
         discussion: """
-        `kura restore SNAP --target DIR` recreates the backed-up absolute paths under DIR
-        (/srv/app/a.jpg becomes DIR/srv/app/a.jpg). `SNAP:/srv/app` restores that folder's contents
-        into DIR (a single file goes to DIR/NAME). --include restores only matching entries:
+        `kura restore SNAP --target DIR` recreates the backed-up absolute paths under DIR (/srv/app/a.jpg becomes DIR/srv/app/a.jpg). `SNAP:/srv/app` restores that folder's contents into DIR (a single file goes to DIR/NAME). --include restores only matching entries (and everything inside matching folders):
           kura restore latest --target /tmp/r --include '*.json' --include '/srv/app/media/2026*'
-        Restored: file contents (holes stay holes), folders, symlinks, hard links, FIFOs, device nodes,
-        mode bits, owner (by name if it exists here, else by number; as root), mtime with nanoseconds,
-        extended attributes and ACLs. Existing files in the way are replaced.
+          kura restore latest --target /tmp/r --include 'media/**/*.jpg'
+
+        Patterns (the language of backup --exclude too, modelled on restic's; see docs/patterns.md): * ? and [a-z] match within one name, ** any number of folders; a pattern that starts with / is matched from the snapshot's root, any other at any depth ('sub/b.txt' matches /x/sub/b.txt). An invalid pattern ('[') is a usage error (exit 64); a pattern that matched nothing is reported on stderr.
+
+        Restored: file contents (holes stay holes), folders, symlinks, hard links, FIFOs, device nodes, mode bits, owner (by name if it exists here, else by number; as root), mtime with nanoseconds, extended attributes and ACLs.
+
+        Whatever is in the way under DIR is replaced by the snapshot's entry: a file, a symlink (the link itself, never what it points to) or a folder with all its contents (removed with *at calls that never follow a symlink and never cross into another mounted filesystem). Files are written under a temporary name and renamed into place when complete, so a file that cannot be restored (damaged data) is reported as an error and leaves no partial copy.
         """)
 
     @OptionGroup var global: GlobalOptions
     @Argument(help: "SNAPSHOT[:PATH]") var source: String
     @Option(name: [.customShort("t"), .long], help: ArgumentHelp("Folder to restore into.", valueName: "dir")) var target: String
-    @Option(name: [.customShort("i"), .long], help: ArgumentHelp("Restore only entries matching this glob (repeatable).", valueName: "glob"))
+    @Option(name: [.customShort("i"), .long], help: ArgumentHelp("Restore only entries matching this pattern (repeatable; see docs/patterns.md).", valueName: "pattern"))
     var include: [String] = []
 
     func run() async throws {
         try await runReportingErrors(json: global.json) {
+            try PathMatcher.validate(include, option: "--include")  // exit 64 before asking for a password
             let repo = try await global.openRepository()
             let (ref, path) = SnapshotBrowser.split(source)
             let browser = SnapshotBrowser(repository: repo, snapshot: try await repo.findSnapshot(ref))

@@ -32,10 +32,12 @@ enum Terminal {
 
     /// The text with control characters other than newline and tab shown as `\u{…}` escapes, so that
     /// bytes from a remote server or a failing command cannot drive the terminal.
-    static func escapingControls(_ text: String) -> String {
+    /// With `keepingLayout: false` newline and tab are escaped too (for one-line output such as a file
+    /// name, where a newline would forge another line).
+    static func escapingControls(_ text: String, keepingLayout: Bool = true) -> String {
         var out = ""
         for scalar in text.unicodeScalars {
-            if (scalar.value < 0x20 && scalar != "\n" && scalar != "\t") || (0x7F...0x9F).contains(scalar.value) {
+            if (scalar.value < 0x20 && !(keepingLayout && (scalar == "\n" || scalar == "\t"))) || (0x7F...0x9F).contains(scalar.value) {
                 out += scalar.escaped(asASCII: true)
             } else {
                 out.unicodeScalars.append(scalar)

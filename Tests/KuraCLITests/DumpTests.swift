@@ -72,9 +72,9 @@ struct DumpTests {
             let relative = String(src.dropFirst())
             #expect(all.consumer.out.split(separator: "\n").contains { $0 == "\(relative)/docs/readme.txt" }, "\(all.consumer.out.prefix(500))")
 
-            // An unknown format is refused and writes nothing.
+            // An unknown format is refused and writes nothing: a usage error (exit 64, issue 10).
             let zip = try await s.kura(["dump", "latest:\(src)", "--format", "zip"])
-            #expect(zip.status == 1, "\(zip)")
+            #expect(zip.status == 64, "\(zip)")
             #expect(zip.stdout.isEmpty)
             #expect(zip.err.contains("unknown format"), "\(zip)")
 
