@@ -50,7 +50,10 @@ public enum KuraLogging {
     /// Lines are in text form whatever the output format; at most the last 1,000 are kept. `info` events
     /// are kept even when the output level is `warning` or higher (a quiet log still leaves context for
     /// a failure report).
-    public static func recentLines(_ n: Int) -> [String] {
-        shared.recentLines(n)
+    public static func recentLines(_ n: Int, since mark: UInt64 = 0) -> [String] {
+        shared.recentLines(n, since: mark)
     }
+
+    /// A position in the log: lines logged after it are `recentLines(n, since: mark)`.
+    public static var mark: UInt64 { shared.mark }
 }

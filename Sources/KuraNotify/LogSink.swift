@@ -14,6 +14,8 @@ final class LogSink: @unchecked Sendable {
     private var file: RotatingLogFile?
     private var ring: [String]
     private var ringStart = 0
+    /// Lines put in the ring since the start (a position for ``recentLines(_:since:)``).
+    private var linesKept: UInt64 = 0
     private let ringCapacity: Int
 
     init(ringCapacity: Int = 1000) {
@@ -67,16 +69,22 @@ final class LogSink: @unchecked Sendable {
             }
         }
         if output { file?.write(bytes) }
+        linesKept += 1
         if ring.count < ringCapacity { ring.append(text) } else {
             ring[ringStart] = text
             ringStart = (ringStart + 1) % ringCapacity
         }
     }
 
-    /// The last `n` lines (oldest first), in text form whatever the output format.
-    func recentLines(_ n: Int) -> [String] {
+    /// The last `n` lines (oldest first), in text form whatever the output format; with `since` (a
+    /// ``mark``), only lines logged after it (a source's own lines in its failure report).
+    func recentLines(_ n: Int, since: UInt64 = 0) -> [String] {
         lock.lock(); defer { lock.unlock() }
         let ordered = Array(ring[ringStart...] + ring[..<ringStart])
-        return Array(ordered.suffix(max(0, n)))
+        let newer = Int(min(UInt64(ordered.count), linesKept - min(since, linesKept)))
+        return Array(ordered.suffix(min(max(0, n), newer)))
     }
+
+    /// A position in the log: pass it to ``recentLines(_:since:)``.
+    var mark: UInt64 { lock.lock(); defer { lock.unlock() }; return linesKept }
 }

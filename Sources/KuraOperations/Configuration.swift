@@ -203,7 +203,11 @@ public struct NotifyConfig: Sendable {
     public var url: String?
     public var format: String = "json"
     public var headers: [String: String] = [:]
-    public var timeoutSeconds: Double = 30
+    /// `timeout`; nil: the channel's own default (SMTP 30 s, sendmail 60 s, webhook 15 s, as documented).
+    public var timeoutSeconds: Double?
+
+    /// The time limit in whole seconds: `timeout`, else the channel's default.
+    func timeout(default seconds: Int) -> Int { timeoutSeconds.map { Int($0.rounded(.up)) } ?? seconds }
 
     public init(name: String, kind: Kind) { self.name = name; self.kind = kind }
 }

@@ -18,7 +18,10 @@ public struct OperationsEnvironment: Sendable {
     /// Notification channels to use instead of the configured ones (tests).
     public var channelsOverride: [any NotificationChannel]?
     /// The recent log lines for failure reports.
-    public var logTail: @Sendable (Int) -> [String] = { KuraLogging.recentLines($0) }
+    /// The last n log lines logged after a mark (a source's own lines, for its failure report).
+    public var logTail: @Sendable (Int, UInt64) -> [String] = { KuraLogging.recentLines($0, since: $1) }
+    /// The current log position.
+    public var logMark: @Sendable () -> UInt64 = { KuraLogging.mark }
 
     public init() {}
 }
@@ -84,13 +87,13 @@ public enum Resources {
                 let port = n.port ?? (security == .tls ? 465 : security == .none ? 25 : 587)
                 return SMTPChannel(name: n.name, when: n.on, host: n.host ?? "localhost", port: port, security: security,
                                    username: n.username, password: password, from: n.from ?? "kura@\(host(config))", to: n.to,
-                                   timeoutSeconds: Int(n.timeoutSeconds.rounded(.up)), caFile: n.caFile, insecureSkipVerify: n.insecureSkipVerify)
+                                   timeoutSeconds: n.timeout(default: 30), caFile: n.caFile, insecureSkipVerify: n.insecureSkipVerify)
             case .sendmail:
                 return SendmailChannel(name: n.name, when: n.on, command: n.command, from: n.from ?? "kura@\(host(config))", to: n.to,
-                                       timeoutSeconds: Int(n.timeoutSeconds.rounded(.up)))
+                                       timeoutSeconds: n.timeout(default: 60))
             case .webhook:
                 let format: WebhookChannel.Format = n.format == "slack" ? .slack : n.format == "ntfy" ? .ntfy : .json
-                return WebhookChannel(name: n.name, when: n.on, url: n.url ?? "", format: format, headers: n.headers, timeoutSeconds: Int(n.timeoutSeconds.rounded(.up)))
+                return WebhookChannel(name: n.name, when: n.on, url: n.url ?? "", format: format, headers: n.headers, timeoutSeconds: n.timeout(default: 15))
             }
         }
     }

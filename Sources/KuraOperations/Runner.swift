@@ -160,6 +160,7 @@ public final class Runner: Sendable {
     func runSource(_ source: SourceConfig, repository sharedRepository: inout Repository?, openError: (any Error)?, state: inout RunState, slot: Date?) async -> SourceRunResult {
         let started = now
         let clockStart = Date()
+        let logMark = environment.logMark()  // the failure report's log tail starts here
         var st = state.sources[source.name] ?? RunState.SourceState()
         var report = RunReport(source: source.name, kind: source.kind.rawValue, success: false, startedAt: started, host: host,
                                repository: Resources.repositoryLocation(config, environment))
@@ -299,7 +300,7 @@ public final class Runner: Sendable {
                 report.lastGoodSnapshot = st.lastGoodSnapshot
                 report.lastGoodTime = st.lastGoodTime
             }
-            report.logTail = environment.logTail(40)
+            report.logTail = environment.logTail(40, logMark)
         }
         state.sources[source.name] = st
         let summaryLine = "RUN SUMMARY source=\(source.name) result=\(report.success ? (incomplete ? "incomplete" : "success") : "failure") snapshot=\(report.snapshotID.map { String($0.prefix(8)) } ?? "-") files=\(report.files) bytes=\(report.logicalBytes) added=\(report.bytesAdded) duration=\(String(format: "%.1f", duration))s"

@@ -117,6 +117,21 @@ struct LoggingTests {
         #expect(sink.recentLines(0).isEmpty)
     }
 
+    @Test("a tail since a mark holds only the lines logged after it (a source's failure report shows its own lines, not the previous source's)")
+    func recentLinesSinceAMark() {
+        let sink = LogSink(ringCapacity: 50)
+        sink.configure(level: .info, format: .text, standardError: false, logFile: nil, maxBytes: 0, keep: 0)
+        let log = logger(sink)
+        for i in 0..<10 { log.info("previous source \(i)") }
+        let mark = sink.mark
+        #expect(sink.recentLines(40, since: mark).isEmpty)
+        log.info("this source failed")
+        #expect(sink.recentLines(40, since: mark).map { $0.components(separatedBy: ": ").last! } == ["this source failed"])
+        for i in 0..<100 { log.info("more \(i)") }
+        #expect(sink.recentLines(40, since: mark).count == 40)
+        #expect(sink.recentLines(1000, since: mark).count == 50, "bounded by the ring")
+    }
+
     @Test func levelFiltersTheOutputsButTheTailKeepsInfo() throws {
         let scratch = try TemporaryFolder("kura-notify")
         let sink = LogSink()
