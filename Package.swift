@@ -8,6 +8,7 @@
 //   KuraCrypto                  SHA-256, HMAC, AES-256-GCM, scrypt, random (wraps libcrypto)
 //   KuraCompression             zstd chunks, gzip streams (wraps libzstd and zlib)
 //   KuraCore                    the one error model (KuraError), termination actions (signals)
+//   KuraProcess                 the one child-process runner (process group, timeout, env filter, stderr tail; swift-subprocess)
 //   KuraChunker                 pure FastCDC, sequential and exact-parallel
 //   KuraStore                   ObjectStore protocol + local and in-memory stores
 //   KuraTar                     pure tar (ustar + PAX) writer and reader
@@ -42,6 +43,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.11.0"),  // 1.11: LogHandler.log(event:)
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),  // kura.toml (KuraOperations)
+        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),  // KuraProcess
     ],
     targets: [
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
@@ -52,6 +54,7 @@ let package = Package(
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
 
         .target(name: "KuraCore"),
+        .target(name: "KuraProcess", dependencies: ["KuraCore", .product(name: "Subprocess", package: "swift-subprocess")]),
         .target(name: "KuraChunker"),
         .target(name: "KuraCrypto", dependencies: ["CCrypto"]),
         .target(name: "KuraCompression", dependencies: ["CZstd", "CZlib"]),
@@ -60,17 +63,17 @@ let package = Package(
         .target(name: "KuraFileSystem", dependencies: ["CKuraSystem"]),
         .target(name: "KuraRepository",
                 dependencies: ["KuraCore", "KuraChunker", "KuraCrypto", "KuraCompression", "KuraStore"]),
-        .target(name: "KuraArchiver", dependencies: ["KuraRepository", "KuraFileSystem"]),
+        .target(name: "KuraArchiver", dependencies: ["KuraRepository", "KuraFileSystem", "KuraProcess"]),
         .target(name: "KuraRestorer", dependencies: ["KuraRepository", "KuraFileSystem", "KuraTar", "KuraCompression"]),
         .target(name: "KuraChecker", dependencies: ["KuraRepository", "KuraCrypto", "KuraStore"]),
         .target(name: "KuraMaintenance", dependencies: ["KuraRepository", "KuraChecker", "KuraStore"]),
-        .target(name: "KuraPostgres", dependencies: ["KuraRepository", "KuraArchiver", "KuraRestorer", "KuraTar", "CLibPQ"]),
+        .target(name: "KuraPostgres", dependencies: ["KuraRepository", "KuraArchiver", "KuraRestorer", "KuraTar", "KuraProcess", "CLibPQ"]),
         .target(name: "KuraNotify", dependencies: [
-            "CCurl", "KuraCore", .product(name: "Logging", package: "swift-log"),
+            "CCurl", "KuraCore", "KuraProcess", .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "KuraOperations", dependencies: ["KuraPostgres",
             "KuraRepository", "KuraArchiver", "KuraChecker", "KuraMaintenance", "KuraNotify", "KuraCompression", "KuraTar",
-            "KuraChunker", "KuraCrypto", "KuraStore",
+            "KuraChunker", "KuraCrypto", "KuraStore", "KuraProcess",
             .product(name: "TOMLKit", package: "TOMLKit"), .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "kura", dependencies: [
@@ -82,6 +85,7 @@ let package = Package(
         .testTarget(name: "KuraChunkerTests", dependencies: ["KuraChunker"], resources: [.copy("Vectors")]),
         .testTarget(name: "KuraCryptoTests", dependencies: ["KuraCrypto", "KuraCompression"]),
         .testTarget(name: "KuraStoreTests", dependencies: ["KuraStore"]),
+        .testTarget(name: "KuraProcessTests", dependencies: ["KuraProcess", "KuraCore"]),
         .testTarget(name: "KuraTarTests", dependencies: ["KuraTar"]),
         .testTarget(name: "KuraRepositoryTests", dependencies: ["KuraRepository", "KuraArchiver", "KuraRestorer"]),
         .testTarget(name: "KuraMaintenanceTests", dependencies: ["KuraMaintenance", "KuraChecker", "KuraRepository", "KuraArchiver", "KuraRestorer", "KuraStore", "KuraCrypto"]),
