@@ -313,7 +313,10 @@ public enum ProcessRunner {
                     }
                     defer { group.cancelAll() }
                     while let next = try await group.next() {
-                        if let value = next { return value }
+                        if let value = next {
+                            if timedOut.isSet { throw CancellationError() }  // ended by the time limit
+                            return value
+                        }
                         // The time limit struck: cancelling the run tears the child's group down
                         // (SIGTERM, SIGKILL after the grace period) and waits for it.
                         group.cancelAll()
