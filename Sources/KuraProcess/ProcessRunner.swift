@@ -373,7 +373,7 @@ public enum ProcessRunner {
         let outcome: ExecutionResult<T, SequenceOutput, E>
         do {
             outcome = try await Subprocess.run(
-                executable, arguments: Arguments(Array(command.argv.dropFirst())), environment: .custom(env),
+                executable, arguments: Arguments(executablePathOverride: program, remainingValues: Array(command.argv.dropFirst())), environment: .custom(env),
                 workingDirectory: command.workingDirectory.map { FilePath($0) }, platformOptions: options,
                 input: .inputWriter, output: .sequence, error: error
             ) { execution in
@@ -423,6 +423,10 @@ public enum ProcessRunner {
         switch outcome.terminationStatus {
         case .exited(let c): status = .exited(c)
         case .signaled(let s): status = .signaled(s)
+        }
+        if !status.succeeded, let signal = Termination.receivedSignal {
+            // Ended by this child's termination action: kura is stopping, this is not the command's failure.
+            throw KuraError(.interrupted, "\(name) was stopped because kura was told to stop (\(ChildStatus.signalName(signal) ?? "signal \(signal)"))")
         }
         return (outcome.closureResult, ChildResult(command: command.argv, status: status, stdout: [], stderrTail: tail.bytes))
     }

@@ -94,7 +94,12 @@ final class ProgressLine: @unchecked Sendable {
 /// Runs a command body, turning errors into a message and the documented exit code.
 func runReportingErrors(json: Bool, _ body: () async throws -> Int32) async throws {
     let code: Int32
-    do { code = try await body() } catch let e as KuraError {
+    do { code = try await body() } catch where Termination.receivedSignal != nil {
+        // kura is stopping (SIGINT/SIGTERM/SIGHUP): this error is a consequence (a child ended by
+        // the termination actions); the signal handler reports what happened and exits with 128 + signal.
+        try? await Task.sleep(for: .seconds(60))
+        throw ExitCode(128 + (Termination.receivedSignal ?? 0))
+    } catch let e as KuraError {
         if json {
             struct ErrorJSON: Encodable { var error: String; var code: String; var hint: String?; var exitCode: Int32 }
             try? Terminal.json(ErrorJSON(error: e.message, code: e.code.description, hint: e.hint, exitCode: e.exitCode))
