@@ -28,6 +28,8 @@ public enum HookRunner {
             return Outcome(status: result.status.shellCode, timedOut: false, output: lines(result.stderrTail))
         } catch let e as KuraError where e.code == .timedOut {
             return Outcome(status: -1, timedOut: true, output: [])
+        } catch let e as KuraError where e.code == .interrupted {
+            return Outcome(status: 130, timedOut: false, output: [e.message])  // kura is stopping
         } catch {
             return Outcome(status: 127, timedOut: false, output: ["cannot start /bin/sh: \(KuraError.from(error).message)"])
         }

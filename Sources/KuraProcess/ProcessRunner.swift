@@ -84,7 +84,8 @@ public final class ChildInputWriter: Sendable {
         guard !bytes.isEmpty else { return true }
         let failure: SubprocessError
         do {
-            _ = try await writer.write(bytes)
+            // Short only when the child has ended and its pipe was given up.
+            if try await writer.write(bytes) < bytes.count { markClosed(); return false }
             return true
         } catch {
             failure = error
@@ -314,7 +315,7 @@ public enum ProcessRunner {
                     defer { group.cancelAll() }
                     while let next = try await group.next() {
                         if let value = next {
-                            if timedOut.isSet { throw CancellationError() }  // ended by the time limit
+                            if timedOut.isSet && !value.1.status.succeeded { throw CancellationError() }  // ended by the time limit
                             return value
                         }
                         // The time limit struck: cancelling the run tears the child's group down
