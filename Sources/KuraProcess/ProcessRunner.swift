@@ -18,8 +18,10 @@
 /// Measured cost: swift-subprocess and swift-system (its one dependency) add about 10 s of wall
 /// time (12 s of CPU) to a clean debug build on this project's 2-core machine: `swift build --target
 /// KuraCore` took 7.8 s from scratch, `--target KuraProcess` (KuraCore, swift-system, Subprocess)
-/// 17.8 s. The one thing swift-subprocess does not do for us is the time limit itself: it has a
-/// teardown sequence but no deadline, so ``ProcessRunner`` races the run against a sleep and cancels.
+/// 17.8 s. What swift-subprocess does not do for us is the time limit itself: it has a teardown
+/// sequence but no deadline, and one built from a Swift task (sleep, then cancel) struck a minute
+/// late on a loaded 2-core machine whose cooperative pool was busy. So the deadline is a Dispatch
+/// timer that signals the group itself (``Deadline``).
 import Foundation
 import KuraCore
 import Subprocess
@@ -227,6 +229,38 @@ final class Flag: Sendable {
     var isSet: Bool { state.withLock { $0 } }
 }
 
+/// A child's time limit: a Dispatch timer that sends SIGTERM to the child's process group, then
+/// SIGKILL after the grace period, unless disarmed first (the child was reaped: its id may be reused).
+final class Deadline: Sendable {
+    private struct State { var armed = false; var struck = false; var group: pid_t = 0 }
+    private let state = Mutex(State())
+
+    func arm(after timeout: Duration, grace: Duration, group pid: pid_t) {
+        state.withLock { $0.armed = true; $0.group = pid }
+        // Once disarmed, the timers find nothing to do.
+        DispatchQueue.global().asyncAfter(deadline: .now() + Deadline.interval(timeout)) { [self] in
+            let go = state.withLock { s -> Bool in if s.armed { s.struck = true }; return s.armed }
+            if go { kill(-pid, SIGTERM) }
+        }
+        DispatchQueue.global().asyncAfter(deadline: .now() + Deadline.interval(timeout + grace)) { [self] in
+            if state.withLock({ $0.armed && $0.struck }) { kill(-pid, SIGKILL) }
+        }
+    }
+
+    /// The child was reaped. If the limit struck, what is left of its group (a grandchild that
+    /// ignores SIGTERM) gets SIGKILL now: a process group's id is not reused while the group has members.
+    func disarm() {
+        let leftover = state.withLock { s -> pid_t? in defer { s.armed = false }; return s.armed && s.struck ? s.group : nil }
+        if let leftover { kill(-leftover, SIGKILL) }
+    }
+
+    var struck: Bool { state.withLock { $0.struck } }
+
+    static func interval(_ d: Duration) -> DispatchTimeInterval {
+        .nanoseconds(Int(min(Double(Int.max), Double(d.components.seconds) * 1e9 + Double(d.components.attoseconds) / 1e9)))
+    }
+}
+
 /// The ``Termination`` action of a running child, removed when the child has been reaped.
 final class TokenBox: Sendable {
     private let state = Mutex<Termination.Token?>(nil)
@@ -305,37 +339,12 @@ public enum ProcessRunner {
         guard let program = command.argv.first, !program.isEmpty else {
             throw KuraError(.invalidArgument, "empty command")
         }
-        if let timeout = command.timeout {
-            let timedOut = Flag()
-            do {
-                return try await withThrowingTaskGroup(of: (T, ChildResult)?.self) { group in
-                    group.addTask { try await execute(command, input: input, stdout: stdout) }
-                    group.addTask {
-                        try await Task.sleep(for: timeout)
-                        timedOut.set()
-                        return nil
-                    }
-                    defer { group.cancelAll() }
-                    while let next = try await group.next() {
-                        if let value = next {
-                            if timedOut.isSet && !value.1.status.succeeded { throw CancellationError() }  // ended by the time limit
-                            return value
-                        }
-                        // The time limit struck: cancelling the run tears the child's group down
-                        // (SIGTERM, SIGKILL after the grace period) and waits for it.
-                        group.cancelAll()
-                    }
-                    throw CancellationError()
-                }
-            } catch {
-                if timedOut.isSet {
-                    throw KuraError(.timedOut, "\(command.name) did not finish within \(describe(timeout)) and was stopped",
-                                    hint: "raise the time limit if the command needs longer, or find why it hangs")
-                }
-                throw error
-            }
-        }
         return try await execute(command, input: input, stdout: stdout)
+    }
+
+    static func timedOut(_ command: ChildCommand) -> KuraError {
+        KuraError(.timedOut, "\(command.name) did not finish within \(describe(command.timeout ?? .zero)) and was stopped",
+                  hint: "raise the time limit if the command needs longer, or find why it hangs")
     }
 
     static func describe(_ d: Duration) -> String {
@@ -370,7 +379,8 @@ public enum ProcessRunner {
         let tail = ByteTail(limit: command.stderrTailBytes)
         let passThrough = command.passStderrThrough ? EscapingPassThrough() : nil
         let registration = TokenBox()
-        defer { registration.unregister() }
+        let deadline = Deadline()
+        defer { deadline.disarm(); registration.unregister() }
         let name = command.name
         let grace = command.gracePeriod
 
@@ -389,6 +399,11 @@ public enum ProcessRunner {
                     kill(-pid, SIGKILL)
                 }
                 registration.set(token)
+                // The time limit, on a Dispatch timer rather than a Swift task: it must strike even when
+                // the cooperative pool is busy. SIGTERM to the group, SIGKILL after the grace period.
+                if let timeout = command.timeout {
+                    deadline.arm(after: timeout, grace: grace, group: pid)
+                }
                 let writer = execution.standardInputWriter
                 let errors = errorStream(execution)
                 let out = ChildOutput(sequence: execution.standardOutput, tail: command.mergeStderrIntoStdout ? tail : nil)
@@ -421,8 +436,15 @@ public enum ProcessRunner {
                 }
             }
         } catch let e as SubprocessError {
+            deadline.disarm()
             throw map(e, command: command, tail: tail)
+        } catch {
+            deadline.disarm()
+            if deadline.struck { throw timedOut(command) }
+            throw error
         }
+        deadline.disarm()
+        if deadline.struck { throw timedOut(command) }
         let status: ChildStatus
         switch outcome.terminationStatus {
         case .exited(let c): status = .exited(c)

@@ -95,10 +95,7 @@ final class ProgressLine: @unchecked Sendable {
 func runReportingErrors(json: Bool, _ body: () async throws -> Int32) async throws {
     let code: Int32
     do { code = try await body() } catch where Termination.receivedSignal != nil {
-        // kura is stopping (SIGINT/SIGTERM/SIGHUP): this error is a consequence (a child ended by
-        // the termination actions); the signal handler reports what happened and exits with 128 + signal.
-        try? await Task.sleep(for: .seconds(60))
-        throw ExitCode(128 + (Termination.receivedSignal ?? 0))
+        try await awaitSignalExit()
     } catch let e as KuraError {
         if json {
             struct ErrorJSON: Encodable { var error: String; var code: String; var hint: String?; var exitCode: Int32 }
@@ -112,5 +109,16 @@ func runReportingErrors(json: Bool, _ body: () async throws -> Int32) async thro
         Terminal.printError("kura: \(error)")
         throw ExitCode(1)
     }
-    if code != 0 { throw ExitCode(code) }
+    if code != 0 {
+        if Termination.receivedSignal != nil { try await awaitSignalExit() }
+        throw ExitCode(code)
+    }
+}
+
+/// kura is stopping (SIGINT/SIGTERM/SIGHUP) and the command failed as a consequence (a child ended by
+/// the termination actions): not the error to report. The signal handler says what happened and exits
+/// with 128 + signal; this waits for it.
+private func awaitSignalExit() async throws -> Never {
+    try? await Task.sleep(for: .seconds(60))
+    throw ExitCode(128 + (Termination.receivedSignal ?? 0))
 }

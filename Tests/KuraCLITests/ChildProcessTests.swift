@@ -54,9 +54,9 @@ struct ChildProcessTests {
         #expect(await Self.eventually(20) { !Self.processes(sleep).isEmpty }, "the command never started")
         let started = Date()
         kill(kura.pid, SIGTERM)
-        let exit = await kura.wait(timeout: 20)
+        let exit = await kura.wait(timeout: 60)
         #expect(exit == .exited(143), "\(exit): \(String(decoding: kura.stderr, as: UTF8.self))")
-        #expect(Date().timeIntervalSince(started) < 10)
+        #expect(Date().timeIntervalSince(started) < 30)  // seconds when idle; loose for a loaded 2-core machine
         #expect(await Self.eventually(5) { Self.processes(sleep).isEmpty }, "sleep outlived kura: \(Self.processes(sleep))")
         // The lock release on SIGTERM is registered by the repository (another change); this checks
         // the whole promise a user sees. If only this fails, the lock part has not landed yet.
@@ -103,7 +103,7 @@ struct ChildProcessTests {
         defer { kura.kill9(); _ = kura.waitBlocking(); for pid in Self.processes(sleep) { kill(pid, SIGKILL) } }
         #expect(await Self.eventually(60) { !Self.processes(sleep).isEmpty }, "the hook never started: \(String(decoding: kura.stderr, as: UTF8.self))")
         kill(kura.pid, SIGTERM)
-        let exit = await kura.wait(timeout: 30)
+        let exit = await kura.wait(timeout: 60)
         #expect(exit == .exited(143) || exit == .exited(124), "\(exit): \(String(decoding: kura.stderr, as: UTF8.self))")
         #expect(await Self.eventually(5) { Self.processes(sleep).isEmpty }, "orphan hook: \(Self.processes(sleep))")
     }

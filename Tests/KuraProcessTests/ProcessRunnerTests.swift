@@ -94,6 +94,20 @@ private func alive(_ pid: pid_t) -> Bool {
         for pid in pids { #expect(!alive(pid), "process \(pid) outlived the time limit") }
     }
 
+    @Test func timeoutAlsoEndsAGrandchildThatIgnoresSIGTERM() async throws {
+        // The shell ends on SIGTERM at once; its background child ignores SIGTERM and must get SIGKILL.
+        let pidFile = FileManager.default.temporaryDirectory.appendingPathComponent("kura-ign-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: pidFile) }
+        let command = ChildCommand(["/bin/sh", "-c", "(trap '' TERM; exec sleep 600) & echo $! > \(pidFile); sleep 600"],
+                                   timeout: .seconds(1), gracePeriod: .seconds(30))
+        let error = await #expect(throws: KuraError.self) { try await ProcessRunner.run(command) }
+        #expect(error?.code == .timedOut)
+        let pid = pid_t(((try? String(contentsOfFile: pidFile, encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        #expect(pid > 0)
+        for _ in 0..<50 where alive(pid) { try await Task.sleep(for: .milliseconds(100)) }
+        #expect(!alive(pid), "the grandchild that ignores SIGTERM outlived the time limit")
+    }
+
     @Test func cancellationEndsTheGroup() async throws {
         let pidFile = FileManager.default.temporaryDirectory.appendingPathComponent("kura-cancel-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: pidFile) }
