@@ -395,8 +395,10 @@ public enum ProcessRunner {
                 // kura told to stop (SIGINT/SIGTERM/SIGHUP): end this child's whole group.
                 let token = Termination.register(.children, what: "stopped \(name)") {
                     kill(-pid, SIGTERM)
-                    try? await Task.sleep(for: grace)
-                    kill(-pid, SIGKILL)
+                    // SIGKILL after the grace period, unless the group is gone before.
+                    let end = ContinuousClock.now + grace
+                    while ContinuousClock.now < end, kill(-pid, 0) == 0 { try? await Task.sleep(for: .milliseconds(50)) }
+                    if kill(-pid, 0) == 0 { kill(-pid, SIGKILL) }
                 }
                 registration.set(token)
                 // The time limit, on a Dispatch timer rather than a Swift task: it must strike even when

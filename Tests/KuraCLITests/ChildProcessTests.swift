@@ -53,6 +53,8 @@ struct ChildProcessTests {
         defer { kura.kill9(); _ = kura.waitBlocking(); for pid in Self.processes(sleep) { kill(pid, SIGKILL) } }
         #expect(await Self.eventually(20) { !Self.processes(sleep).isEmpty }, "the command never started")
         let started = Date()
+        // Twice, as `timeout` and a terminal's process-group delivery do: one event, not "stop now".
+        kill(kura.pid, SIGTERM)
         kill(kura.pid, SIGTERM)
         let exit = await kura.wait(timeout: 60)
         #expect(exit == .exited(143), "\(exit): \(String(decoding: kura.stderr, as: UTF8.self))")
