@@ -8,6 +8,7 @@
 //   KuraCrypto                  SHA-256, HMAC, AES-256-GCM, scrypt, random (wraps libcrypto)
 //   KuraCompression             zstd chunks, gzip streams (wraps libzstd and zlib)
 //   KuraCore                    the one error model (KuraError), termination actions (signals), Gregorian day arithmetic, AsyncLimiter
+//   KuraProcess                 the one child-process runner (process group, timeout, env filter, stderr tail; swift-subprocess)
 //   KuraChunker                 pure FastCDC, sequential and exact-parallel
 //   KuraStore                   ObjectStore protocol, local and in-memory stores, location → store (StoreFactory),
 //                               retry and request-limit wrappers
@@ -47,6 +48,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.11.0"),  // 1.11: LogHandler.log(event:)
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),  // kura.toml (KuraOperations)
+        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),  // KuraProcess
     ],
     targets: [
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
@@ -57,6 +59,7 @@ let package = Package(
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
 
         .target(name: "KuraCore"),
+        .target(name: "KuraProcess", dependencies: ["KuraCore", .product(name: "Subprocess", package: "swift-subprocess")]),
         .target(name: "KuraChunker", dependencies: ["KuraCore"]),
         .target(name: "KuraCrypto", dependencies: ["KuraCore", "CCrypto"]),
         .target(name: "KuraCompression", dependencies: ["KuraCore", "CZstd", "CZlib"]),
@@ -65,18 +68,18 @@ let package = Package(
         .target(name: "KuraFileSystem", dependencies: ["KuraCore", "CKuraSystem"]),
         .target(name: "KuraRepository",
                 dependencies: ["KuraCore", "KuraChunker", "KuraCrypto", "KuraCompression", "KuraStore"]),
-        .target(name: "KuraArchiver", dependencies: ["KuraRepository", "KuraFileSystem"]),
+        .target(name: "KuraArchiver", dependencies: ["KuraRepository", "KuraFileSystem", "KuraProcess"]),
         .target(name: "KuraRestorer", dependencies: ["KuraRepository", "KuraFileSystem", "KuraTar", "KuraCompression"]),
         .target(name: "KuraChecker", dependencies: ["KuraRepository", "KuraCrypto", "KuraStore"]),
         .target(name: "KuraMaintenance", dependencies: ["KuraCore", "KuraRepository", "KuraChecker", "KuraStore"]),
-        .target(name: "KuraPostgres", dependencies: ["KuraRepository", "KuraArchiver", "KuraRestorer", "KuraTar", "CLibPQ"]),
+        .target(name: "KuraPostgres", dependencies: ["KuraRepository", "KuraArchiver", "KuraRestorer", "KuraTar", "KuraProcess", "CLibPQ"]),
         .target(name: "KuraCurl", dependencies: ["CCurl", "KuraCore"]),
         .target(name: "KuraNotify", dependencies: [
-            "CCurl", "KuraCurl", "KuraCore", .product(name: "Logging", package: "swift-log"),
+            "CCurl", "KuraCurl", "KuraCore", "KuraProcess", .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "KuraOperations", dependencies: ["KuraCore", "KuraCurl", "KuraPostgres",
             "KuraRepository", "KuraArchiver", "KuraChecker", "KuraMaintenance", "KuraNotify", "KuraCompression", "KuraTar",
-            "KuraStore", "KuraCrypto",
+            "KuraStore", "KuraCrypto", "KuraProcess",
             .product(name: "TOMLKit", package: "TOMLKit"), .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "kura", dependencies: [
@@ -94,6 +97,7 @@ let package = Package(
         // plain throwing functions, no test framework, so it builds wherever KuraStore builds.
         .target(name: "KuraStoreTesting", dependencies: ["KuraStore"], path: "Tests/KuraStoreTesting"),
         .testTarget(name: "KuraStoreTests", dependencies: ["KuraTestSupport", "KuraCore", "KuraStore", "KuraStoreTesting"]),
+        .testTarget(name: "KuraProcessTests", dependencies: ["KuraTestSupport", "KuraProcess", "KuraCore"]),
         .testTarget(name: "KuraTarTests", dependencies: ["KuraTestSupport", "KuraTar"]),
         .testTarget(name: "KuraRepositoryTests", dependencies: ["KuraTestSupport", "KuraRepository", "KuraArchiver", "KuraRestorer"]),
         .testTarget(name: "KuraMaintenanceTests", dependencies: ["KuraTestSupport", "KuraCore", "KuraMaintenance", "KuraChecker", "KuraRepository", "KuraArchiver", "KuraRestorer", "KuraStore", "KuraCrypto"]),

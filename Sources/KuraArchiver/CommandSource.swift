@@ -1,17 +1,34 @@
 import Foundation
+import KuraProcess
 import KuraFileSystem
 import KuraRepository
 
-/// Reads a pipe until end of file.
-struct PipeReader: ContentReader {
-    let fd: Int32
-    mutating func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
-        while true {
-            let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
-            if n >= 0 { return n }
-            if errno == EINTR { continue }
-            throw FileSystemError("read", path: Array("<command output>".utf8), errno: errno)
+/// Reads a child's standard output (see ``ProcessRunner/stream(_:input:stdout:)``): `prepare` awaits
+/// blocks from the pipe until a whole read's worth is here, `read` hands them out. Only as much as
+/// one block is buffered, so a command that writes faster than the repository stores waits on its pipe.
+struct ChildOutputReader: ContentReader {
+    var iterator: ChildOutput.AsyncIterator
+    var buffered: [UInt8] = []
+    var offset = 0
+    var ended = false
+
+    mutating func prepare(_ count: Int) async throws {
+        if offset > 0 { buffered.removeFirst(offset); offset = 0 }
+        while !ended, buffered.count < count {
+            if let block = try await iterator.next() { buffered += block } else { ended = true }
         }
+    }
+
+    mutating func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        let n = min(buffer.count, buffered.count - offset)
+        if n == 0 {
+            // prepare() gathered a block or reached the end; anything else is a logic error here.
+            guard ended else { throw KuraError(.fatal, "internal error: a command's output was read before it arrived") }
+            return 0
+        }
+        buffered.withUnsafeBytes { buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[offset..<offset + n])) }
+        offset += n
+        return n
     }
 }
 

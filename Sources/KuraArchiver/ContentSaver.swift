@@ -9,6 +9,13 @@ import Synchronization
 protocol ContentReader {
     /// Reads into `buffer`; returns the number of bytes read, 0 at the end.
     mutating func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int
+    /// Called before each block is read: a reader fed asynchronously (a child's output) gathers at
+    /// least `count` bytes here, or all that is left, so that `read` never waits.
+    mutating func prepare(_ count: Int) async throws
+}
+
+extension ContentReader {
+    mutating func prepare(_ count: Int) async throws {}
 }
 
 /// Reads `length` bytes of a file from `offset` with pread.
@@ -108,6 +115,7 @@ final class ContentSaver: Sendable {
                 if let expectedLength, total == 0, expectedLength <= Int64(readSize) { want = Int(expectedLength) + 1 } else { want = readSize }
                 let capacity = carry.count + want
                 await budget.acquire(capacity)
+                do { try await reader.prepare(want) } catch { budget.release(capacity); throw error }
                 var filled = carry.count
                 let bytes: [UInt8]
                 do {

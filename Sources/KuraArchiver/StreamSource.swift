@@ -1,4 +1,5 @@
 import Foundation
+import KuraProcess
 import KuraFileSystem
 import KuraRepository
 
@@ -117,57 +118,29 @@ extension Archiver {
         return try await repository.saveTree(Tree(nodes: nodes)).id
     }
 
-    /// Runs a command and stores its standard output; fails when the command fails.
+    /// Runs a command and stores its standard output; fails when the command fails. The command runs
+    /// through ``ProcessRunner``: its own process group, kura's environment minus its secrets, its
+    /// standard error passed through (escaped) with the tail quoted in the error, and stopped with
+    /// kura when kura is told to stop.
     func streamCommand(_ command: [String], environment extra: [String: String]) async throws -> (extents: [Extent], length: UInt64) {
-        guard let executable = command.first else { throw KuraError(.invalidArgument, "empty command") }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable.contains("/") ? executable : "/usr/bin/env")
-        process.arguments = executable.contains("/") ? Array(command.dropFirst()) : command
-        let pipe = Pipe()
-        let errors = Pipe()
-        process.standardOutput = pipe
-        process.standardError = errors
-        process.standardInput = FileHandle.nullDevice
-        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("KURA_PASSWORD") && $0.key != "KURA_NEW_PASSWORD_FILE" }
-        for (k, v) in extra { env[k] = v }
-        process.environment = env
-        // Keep the tail of the command's error output for the message (and pass it through). Read
-        // with blocking reads on a thread of its own, not a readabilityHandler: tearing one down
-        // races libdispatch's epoll bookkeeping on Linux and crashed kura in _dispatch_event_loop_drain
-        // (swift-corelibs-libdispatch#949, swift-corelibs-foundation#3276).
-        let tail = ErrorTail()
-        let errorsRead = DispatchSemaphore(value: 0)
-        do { try process.run() } catch {
-            throw KuraError(.commandFailed, "cannot start \(executable): \(error)", hint: "check the command and PATH; no snapshot was saved")
-        }
-        try? pipe.fileHandleForWriting.close()
-        try? errors.fileHandleForWriting.close()
-        let errorHandle = errors.fileHandleForReading
-        Thread.detachNewThread {
-            var buffer = [UInt8](repeating: 0, count: 65536)
-            while true {
-                let n = buffer.withUnsafeMutableBytes { Glibc.read(errorHandle.fileDescriptor, $0.baseAddress, $0.count) }
-                if n < 0 && errno == EINTR { continue }
-                if n <= 0 { break }
-                let d = Data(buffer[0..<n])
-                tail.append(d); FileHandle.standardError.write(d)
-            }
-            errorsRead.signal()
-        }
-        var reader = PipeReader(fd: pipe.fileHandleForReading.fileDescriptor)
+        guard !command.isEmpty else { throw KuraError(.invalidArgument, "empty command") }
+        let saver = self.saver
+        let child = ChildCommand(command, environment: extra, stderrTailBytes: 4096, passStderrThrough: true)
         let content: (extents: [Extent], length: UInt64)
-        do { content = try await saver.save(&reader, expectedLength: nil) } catch {
-            process.terminate(); process.waitUntilExit()
-            throw error
+        let result: ChildResult
+        do {
+            (content, result) = try await ProcessRunner.stream(child) { output in
+                var reader = ChildOutputReader(iterator: output.makeAsyncIterator())
+                return try await saver.save(&reader, expectedLength: nil)
+            }
+        } catch var e as KuraError where e.code == .notFound || e.code == .permissionDenied {
+            e.hint = "check the command and PATH; no snapshot was saved"
+            throw e
         }
-        process.waitUntilExit()
-        errorsRead.wait()
-        guard process.terminationReason == .exit, process.terminationStatus == 0 else {
+        guard result.status.succeeded else {
             try? await repository.flush()
-            let how = process.terminationReason == .exit ? "exited with status \(process.terminationStatus)" : "was killed by signal \(process.terminationStatus)"
-            let text = tail.text
-            throw KuraError(.commandFailed, "\(command.joined(separator: " ")) \(how) after writing \(content.length) bytes; no snapshot was saved"
-                            + (text.isEmpty ? "" : "\n  its error output ends with:\n    " + text.split(separator: "\n").suffix(8).joined(separator: "\n    ")),
+            throw KuraError(.commandFailed, "\(command.joined(separator: " ")) \(result.status) after writing \(content.length) bytes; no snapshot was saved"
+                            + result.quotedStderr(),
                             hint: "earlier snapshots are intact; fix the command's problem and run again")
         }
         return content
@@ -184,12 +157,4 @@ struct MemoryReader: ContentReader {
         offset += n
         return n
     }
-}
-
-/// The last 4 KiB of a command's error output.
-final class ErrorTail: @unchecked Sendable {
-    private let lock = NSLock()
-    private var data = Data()
-    func append(_ d: Data) { lock.lock(); data.append(d); if data.count > 4096 { data = data.suffix(4096) }; lock.unlock() }
-    var text: String { lock.lock(); defer { lock.unlock() }; return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) }
 }

@@ -76,12 +76,16 @@ public enum Termination {
         return done
     }
 
+    /// When the first signal arrived (uptime nanoseconds); written and read on the signal queue only.
+    nonisolated(unsafe) private static var firstSignalAt: UInt64 = 0
+
     /// Kept alive for the life of the process (a released dispatch source stops delivering).
     nonisolated(unsafe) private static var sources: [any DispatchSourceSignal] = []
 
     /// Installs handlers for SIGINT, SIGTERM and SIGHUP (SIGPIPE is ignored). On the first signal the
     /// registered actions run, then `onSignal(signal, actions)` is called, which should print what
-    /// happened and exit. A second signal while that runs ends the process at once.
+    /// happened and exit. A second signal while that runs ends the process at once (the same signal
+    /// again within a second counts as the same event: see the handler).
     public static func installSignalHandlers(onSignal: @escaping @Sendable (Int32, [String]) -> Never) {
         signal(SIGPIPE, SIG_IGN)
         let queue = DispatchQueue(label: "kura.signals")
@@ -90,11 +94,19 @@ public enum Termination {
             signal(sig, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: sig, queue: queue)
             source.setEventHandler {
-                let first = state.withLock { s -> Bool in
-                    if s.signal != nil { return false }
+                let now = DispatchTime.now().uptimeNanoseconds
+                let first = state.withLock { s -> Bool? in
+                    if s.signal != nil {
+                        // The same signal again within a second is one event delivered twice (GNU timeout
+                        // signals kura, then its own process group; a terminal's Ctrl-C reaches the whole
+                        // foreground group): ignore it, or kura would exit before stopping its children.
+                        return now - firstSignalAt < 1_000_000_000 && s.signal == sig ? nil : false
+                    }
                     s.signal = sig
+                    firstSignalAt = now
                     return true
                 }
+                guard let first else { return }
                 guard first else { _exit(128 + sig) }
                 Task.detached {
                     let actions = await runAll()

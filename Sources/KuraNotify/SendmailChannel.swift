@@ -1,5 +1,6 @@
 import Foundation
 import KuraCore
+import KuraProcess
 
 /// Sends reports through a sendmail-compatible command (`/usr/sbin/sendmail -t`, `msmtp -t`, …): the
 /// same RFC 5322 message as ``SMTPChannel`` goes to the command's standard input.
@@ -45,14 +46,21 @@ public struct SendmailChannel: NotificationChannel {
         let readsHeaders = command.dropFirst().contains { $0 == "-t" || $0 == "--read-recipients" }
         let argv = readsHeaders ? command : command + ["--"] + recipients.map(\.address)
         let mail = MailMessage.build(message, from: sender, to: recipients, lineEnding: "\n")
-        let timeout = timeoutSeconds
-        let outcome = try await BlockingThread.run { try ChildProcess.run(argv, input: mail, timeoutSeconds: timeout) }
-        guard outcome.timedOut || outcome.signaled || outcome.status != 0 else { return }
-
-        let how = outcome.timedOut ? "did not finish within \(timeoutSeconds) s and was stopped"
-            : outcome.signaled ? "was killed by signal \(outcome.status)" : "exited with status \(outcome.status)"
-        let tail = outcome.output.split(separator: "\n").suffix(8).joined(separator: "\n    ")
-        throw KuraError(.commandFailed, "\(program) \(how)" + (tail.isEmpty ? "" : "; its output ends with:\n    " + tail),
-                        hint: "test the command by hand: printf 'To: \(recipients[0].address)\\nSubject: test\\n\\ntest\\n' | \(program) -t")
+        let hint = "test the command by hand: printf 'To: \(recipients[0].address)\\nSubject: test\\n\\ntest\\n' | \(program) -t"
+        // Standard output and standard error as one stream, the last 4 KiB kept for the message.
+        let child = ChildCommand(argv, timeout: .seconds(max(1, timeoutSeconds)), stderrTailBytes: 4096, mergeStderrIntoStdout: true)
+        let outcome: ChildResult
+        do {
+            outcome = try await ProcessRunner.run(child, input: .bytes(mail))
+        } catch var e as KuraError {
+            if e.code == .timedOut { e.message = "\(program) did not finish within \(timeoutSeconds) s and was stopped" }
+            e.hint = e.hint ?? hint
+            throw e
+        }
+        guard !outcome.status.succeeded else { return }
+        let text = OutputEscaping.escape(outcome.stderrTail).trimmingCharacters(in: .whitespacesAndNewlines)
+        let tail = text.split(separator: "\n").suffix(8).joined(separator: "\n    ")
+        throw KuraError(.commandFailed, "\(program) \(outcome.status)" + (tail.isEmpty ? "" : "; its output ends with:\n    " + tail),
+                        hint: hint)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import KuraNotify
+import KuraPostgres
 import KuraRepository
 
 /// `kura config check`: everything that can be verified before the first scheduled run.
@@ -85,9 +86,9 @@ public struct ConfigChecker: Sendable {
             case .postgres:
                 if let pg = s.postgres {
                     do {
-                        let dsn = pg.dsn
-                        _ = try await offPool { try PostgresTools.query(dsn: dsn, "select 1", timeout: 5) }
-                        add(.ok, "connected to \(PostgresTools.redact(pg.dsn))")
+                        let dsn = try PostgresDSN(pg.dsn)
+                        try await offPool { try PostgresConnection.check(dsn, timeoutSeconds: 5) }
+                        add(.ok, "connected to \(dsn.display)")
                     } catch let e as KuraError { add(.error, e.message, hint: e.hint) } catch { add(.error, "\(error)") }
                     for tool in ["pg_dump"] + (pg.physical ? ["pg_basebackup"] : []) where ConfigChecker.which(tool) == nil {
                         add(.error, "\(tool) is not installed", hint: "apt-get install postgresql-client")

@@ -28,6 +28,15 @@ public final class PostgresConnection: @unchecked Sendable {
 
     deinit { if let handle { PQfinish(handle) } }
 
+    /// Connects, runs `select 1` and disconnects: does the server accept this connection string?
+    /// (In this process through libpq: no child, so the password is on no command line.) Blocking.
+    public static func check(_ dsn: PostgresDSN, timeoutSeconds: Int = 5) throws {
+        let timeout = dsn.settings["connect_timeout"] == nil ? ["connect_timeout": String(timeoutSeconds)] : [:]
+        let connection = try PostgresConnection(dsn.adding(timeout))
+        defer { connection.close() }
+        _ = try connection.value("select 1")
+    }
+
     /// Closes the connection (later calls fail).
     public func close() {
         lock.lock(); defer { lock.unlock() }

@@ -1,4 +1,5 @@
 import Foundation
+import KuraProcess
 import KuraRepository
 import KuraRestorer
 
@@ -121,7 +122,7 @@ public struct DatabaseRestorer: Sendable {
         let program = format == .custom ? "pg_restore" : "psql"
         let programPath = try tools.path(program)
         if format == .custom {
-            let v = try tools.version("pg_restore")
+            let v = try await tools.version("pg_restore")
             if let dumpVersion = PostgresVersion.parse(manifest.pgDump), PostgresVersion.majorKey(v.number) < PostgresVersion.majorKey(dumpVersion) {
                 throw KuraError(.invalidArgument, "pg_restore \(v.text) is older than the pg_dump \(manifest.pgDump) that wrote the dump; it cannot read it",
                                 hint: "install postgresql-client-\(PostgresVersion.major(dumpVersion)) or newer, or set KURA_PG_BINDIR")
@@ -148,10 +149,10 @@ public struct DatabaseRestorer: Sendable {
             guard let g = manifest.globals else { throw KuraError(.notFound, "the snapshot has no globals.sql (it was taken without globals)") }
             // Roles that exist already make CREATE ROLE fail, so globals run without ON_ERROR_STOP;
             // psql's errors are shown.
-            let child = FedProcess([try tools.path("psql"), "-X", "-q", "--no-password", "-d", maintenance.childConninfo, "-f", "-"],
-                                   environment: maintenance.childEnvironment)
-            _ = try await ContentStreamer(repository: repository).feed(try await node(at: g.path), into: child, what: "applying the globals (roles, tablespaces)")
-            if child.tail.text.contains("ERROR") {
+            let (_, applied) = try await ContentStreamer(repository: repository).feed(
+                try await node(at: g.path), into: [try tools.path("psql"), "-X", "-q", "--no-password", "-d", maintenance.childConninfo, "-f", "-"],
+                environment: maintenance.childEnvironment, what: "applying the globals (roles, tablespaces)")
+            if applied.stderrText.contains("ERROR") {
                 let w = "some globals did not apply (roles that exist already are expected to): see psql's messages above"
                 warnings.append(w); note(w)
             }
@@ -167,9 +168,8 @@ public struct DatabaseRestorer: Sendable {
         let streamer = ContentStreamer(repository: repository)
         let what = "restoring '\(db.name)' into '\(options.into)'"
         if format == .plain {
-            let child = FedProcess([programPath, "-X", "-q", "-v", "ON_ERROR_STOP=1", "--no-password", "-d", target.childConninfo, "-f", "-"],
-                                   environment: target.childEnvironment)
-            bytes = try await streamer.feed(dump, into: child, what: what)
+            bytes = try await streamer.feed(dump, into: [programPath, "-X", "-q", "-v", "ON_ERROR_STOP=1", "--no-password", "-d", target.childConninfo, "-f", "-"],
+                                            environment: target.childEnvironment, what: what).bytes
         } else {
             var common = [programPath, "--exit-on-error", "--no-password", "-d", target.childConninfo]
             if options.clean && !options.create { common += ["--clean", "--if-exists"] }
@@ -179,18 +179,14 @@ public struct DatabaseRestorer: Sendable {
                 let file = try await copyToTemporaryFile(dump, directory: options.temporaryDirectory)
                 defer { unlink(file) }
                 for selection in runs {
-                    let r = try ToolRun.run(common + ["--jobs=\(options.jobs)"] + selection + [file], environment: target.childEnvironment)
-                    if !r.stderr.isEmpty { FileHandle.standardError.write(Data((r.stderr + "\n").utf8)) }
-                    guard r.status == 0 else {
-                        let tail = OutputTail(); tail.append(Data(r.stderr.utf8))
-                        throw KuraError(.commandFailed, "\(what): pg_restore exited with status \(r.status)\(tail.quoted())")
-                    }
+                    let command = ChildCommand(common + ["--jobs=\(options.jobs)"] + selection + [file], environment: target.childEnvironment,
+                                               passStderrThrough: true)
+                    try await ProcessRunner.run(command).requireSuccess(what)
                 }
                 bytes = dump.size
             } else {
                 for selection in runs {
-                    let child = FedProcess(common + selection, environment: target.childEnvironment)
-                    bytes = max(bytes, try await streamer.feed(dump, into: child, what: what))
+                    bytes = max(bytes, try await streamer.feed(dump, into: common + selection, environment: target.childEnvironment, what: what).bytes)
                 }
                 // With --table/--schema pg_restore may stop reading once it has what it needs, and what was
                 // fed can then be counted as 0: report the dump that was restored from, as with --jobs.

@@ -28,7 +28,7 @@ public struct PhysicalBackup: Sendable {
         let control = try PostgresConnection(dsn.with(dbname: dsn.dbname ?? "postgres"))
         defer { control.close() }
         let serverVersion = control.serverVersion
-        let version = try tools.requireCompatible("pg_basebackup", serverVersion: serverVersion)
+        let version = try await tools.requireCompatible("pg_basebackup", serverVersion: serverVersion)
         let extra = try control.query("SELECT spcname FROM pg_catalog.pg_tablespace WHERE spcname NOT IN ('pg_default', 'pg_global') ORDER BY 1").compactMap { $0[0] }
         guard extra.isEmpty else {
             throw KuraError(.invalidArgument, "the server has tablespaces besides pg_default (\(extra.joined(separator: ", "))): pg_basebackup can stream only a single tablespace as a tar to kura; nothing was backed up",

@@ -69,7 +69,7 @@ public struct PostgresBackup: Sendable {
         let control = try PostgresConnection(base.with(dbname: base.dbname ?? "postgres"))
         defer { control.close() }
         let serverVersion = control.serverVersion
-        let pgDump = try tools.requireCompatible("pg_dump", serverVersion: serverVersion)
+        let pgDump = try await tools.requireCompatible("pg_dump", serverVersion: serverVersion)
         let pgDumpPath = try tools.path("pg_dump")
 
         // Which databases.
@@ -108,7 +108,7 @@ public struct PostgresBackup: Sendable {
         do {
             if options.globals {
                 let pgDumpall = try tools.path("pg_dumpall")
-                try tools.requireCompatible("pg_dumpall", serverVersion: serverVersion)
+                try await tools.requireCompatible("pg_dumpall", serverVersion: serverVersion)
                 let superuser = try control.value("SELECT current_setting('is_superuser')") == "on"
                 // Without superuser rights pg_authid is unreadable; roles are then dumped without passwords.
                 var argv = [pgDumpall, "--globals-only", "--no-password"]

@@ -1,4 +1,6 @@
 import Foundation
+import KuraProcess
+import Synchronization
 import KuraRepository
 import KuraRestorer
 
@@ -39,9 +41,9 @@ public struct PostgresTools: Sendable {
     }
 
     /// A program's version (`NAME --version`), as text ("15.18") and number (150018).
-    public func version(_ name: String) throws -> (text: String, number: Int) {
+    public func version(_ name: String) async throws -> (text: String, number: Int) {
         let p = try path(name)
-        let r = try ToolRun.run([p, "--version"], environment: [:])
+        let r = try await ToolRun.run([p, "--version"], environment: [:])
         guard r.status == 0, let n = PostgresVersion.parse(String(r.stdout.split(separator: ")").last ?? "")) ?? PostgresVersion.parse(r.stdout) else {
             throw KuraError(.commandFailed, "cannot tell the version of \(p): `\(name) --version` printed \(r.stdout.isEmpty ? "nothing" : "'\(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines))'")\(r.stderr.isEmpty ? "" : " (\(r.stderr.trimmingCharacters(in: .whitespacesAndNewlines)))")")
         }
@@ -51,8 +53,8 @@ public struct PostgresTools: Sendable {
     /// Refuses a client program older than the server's major version (pg_dump and pg_basebackup
     /// cannot read newer servers correctly). Returns the program's version.
     @discardableResult
-    public func requireCompatible(_ name: String, serverVersion: Int) throws -> (text: String, number: Int) {
-        let v = try version(name)
+    public func requireCompatible(_ name: String, serverVersion: Int) async throws -> (text: String, number: Int) {
+        let v = try await version(name)
         guard PostgresVersion.majorKey(v.number) >= PostgresVersion.majorKey(serverVersion) else {
             throw KuraError(.invalidArgument,
                             "\(name) \(v.text) (\(try path(name))) is older than the server (PostgreSQL \(PostgresVersion.display(serverVersion))): \(name) must be of major version \(PostgresVersion.major(serverVersion)) or newer; nothing was backed up",
@@ -62,170 +64,63 @@ public struct PostgresTools: Sendable {
     }
 }
 
-/// The environment for PostgreSQL child programs: kura's minus its own secrets, plus extras.
-func childEnvironment(_ extra: [String: String]) -> [String: String] {
-    var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("KURA_PASSWORD") && $0.key != "KURA_NEW_PASSWORD_FILE" }
-    for (k, v) in extra { env[k] = v }
-    return env
-}
-
-/// Reads a pipe to its end on a thread of its own with blocking reads, handing each piece to `body`;
-/// the semaphore is signalled at the end. (Not a readabilityHandler: tearing one down races
-/// libdispatch's epoll bookkeeping on Linux and can crash the process in _dispatch_event_loop_drain,
-/// swift-corelibs-libdispatch#949.)
-func drain(_ handle: FileHandle, _ body: @escaping @Sendable (Data) -> Void) -> DispatchSemaphore {
-    let done = DispatchSemaphore(value: 0)
-    Thread.detachNewThread {
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { Glibc.read(handle.fileDescriptor, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
-            body(Data(buffer[0..<n]))
+extension PostgresTools {
+    /// Checks a restored data directory against its backup manifest with `pg_verifybackup
+    /// --no-parse-wal`. Its report goes to standard error (control bytes escaped). Returns true when
+    /// the files match; throws when pg_verifybackup cannot be found or started.
+    public func verifyBackup(dataDirectory: String) async throws -> Bool {
+        let tool = try path("pg_verifybackup")
+        let command = ChildCommand([tool, "--no-parse-wal", dataDirectory], passStderrThrough: true)
+        let (_, result) = try await ProcessRunner.stream(command) { output in
+            for try await block in output { FileHandle.standardError.write(Data(OutputEscaping.escape(block).utf8)) }
         }
-        done.signal()
+        return result.status.succeeded
     }
-    return done
 }
 
-/// Runs a short program to completion and collects its output.
+/// Runs a short program to completion through ``ProcessRunner`` and collects its output.
 enum ToolRun {
     struct Result { var status: Int32; var stdout: String; var stderr: String }
 
-    static func run(_ argv: [String], environment extra: [String: String], stdinPath: String? = nil) throws -> Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: argv[0])
-        process.arguments = Array(argv.dropFirst())
-        process.environment = childEnvironment(extra)
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = stdinPath.flatMap { FileHandle(forReadingAtPath: $0) } ?? FileHandle.nullDevice
-        let errors = OutputTail(limit: 1 << 20)
-        do { try process.run() } catch {
-            throw KuraError(.commandFailed, "cannot start \(argv[0]): \(error)")
-        }
-        try? out.fileHandleForWriting.close()
-        try? err.fileHandleForWriting.close()
-        let errorsRead = drain(err.fileHandleForReading) { errors.append($0) }
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        errorsRead.wait()
-        return Result(status: process.terminationReason == .exit ? process.terminationStatus : 128 + process.terminationStatus,
-                      stdout: String(decoding: data, as: UTF8.self), stderr: errors.text)
-    }
-}
-
-/// The last bytes of a program's error output.
-final class OutputTail: @unchecked Sendable {
-    private let lock = NSLock()
-    private var data = Data()
-    private let limit: Int
-    init(limit: Int = 4096) { self.limit = limit }
-    func append(_ d: Data) { lock.lock(); data.append(d); if data.count > limit { data = data.suffix(limit) }; lock.unlock() }
-    var text: String { lock.lock(); defer { lock.unlock() }; return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) }
-    /// The last lines, indented, for an error message.
-    func quoted(lines: Int = 8) -> String {
-        let t = text
-        return t.isEmpty ? "" : "\n  its error output ends with:\n    " + t.split(separator: "\n").suffix(lines).joined(separator: "\n    ")
-    }
-}
-
-/// A child program fed on its standard input (pg_restore, psql), with its error output passed
-/// through to ours and its tail kept for the message. Its standard output is discarded.
-final class FedProcess: @unchecked Sendable {
-    let argv: [String]
-    private let process = Process()
-    private let input = Pipe()
-    private let errors = Pipe()
-    let tail = OutputTail()
-    private var inputOpen = true
-    private var errorsRead: DispatchSemaphore?
-    /// True once the child closed its end (it had read all it wanted, or it failed).
-    private(set) var inputBroken = false
-    var passThrough: Bool
-
-    init(_ argv: [String], environment: [String: String], passThrough: Bool = true) {
-        self.argv = argv
-        self.passThrough = passThrough
-        process.executableURL = URL(fileURLWithPath: argv[0])
-        process.arguments = Array(argv.dropFirst())
-        process.environment = childEnvironment(environment)
-        process.standardInput = input
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = errors
-    }
-
-    func start() throws {
-        // A child that stops reading must not kill kura with SIGPIPE: writes then fail with EPIPE.
-        signal(SIGPIPE, SIG_IGN)
-        do { try process.run() } catch {
-            throw KuraError(.commandFailed, "cannot start \(argv[0]): \(error)", hint: "check that the PostgreSQL client programs are installed (postgresql-client)")
-        }
-        try? input.fileHandleForReading.close()
-        try? errors.fileHandleForWriting.close()
-        let tail = self.tail, pass = passThrough
-        errorsRead = drain(errors.fileHandleForReading) { d in tail.append(d); if pass { FileHandle.standardError.write(d) } }
-    }
-
-    /// Writes all bytes; returns false (and writes nothing more) once the child has closed its input.
-    func write(_ bytes: [UInt8]) throws -> Bool {
-        if inputBroken { return false }
-        let fd = input.fileHandleForWriting.fileDescriptor
-        var done = 0
-        try bytes.withUnsafeBytes { raw in
-            while done < raw.count {
-                let n = Glibc.write(fd, raw.baseAddress! + done, raw.count - done)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    if errno == EPIPE { inputBroken = true; return }
-                    throw KuraError(.io, "writing to \(argv[0]) failed: \(String(cString: strerror(errno)))")
-                }
-                done += n
-            }
-        }
-        return !inputBroken
-    }
-
-    func closeInput() {
-        if inputOpen { try? input.fileHandleForWriting.close(); inputOpen = false }
-    }
-
-    func terminate() { if process.isRunning { process.terminate() } }
-
-    /// Waits for the child; throws with its error output unless it exited 0.
-    func finish(what: String) throws {
-        closeInput()
-        process.waitUntilExit()
-        errorsRead?.wait()
-        guard process.terminationReason == .exit, process.terminationStatus == 0 else {
-            let how = process.terminationReason == .exit ? "exited with status \(process.terminationStatus)" : "was killed by signal \(process.terminationStatus)"
-            throw KuraError(.commandFailed, "\(what): \(URL(fileURLWithPath: argv[0]).lastPathComponent) \(how)\(tail.quoted())")
-        }
+    static func run(_ argv: [String], environment extra: [String: String], timeout: Duration? = nil) async throws -> Result {
+        let r = try await ProcessRunner.run(ChildCommand(argv, environment: extra, timeout: timeout, stderrTailBytes: 1 << 20))
+        return Result(status: r.status.shellCode, stdout: r.stdoutText, stderr: r.stderrText)
     }
 }
 
 /// Stops ContentStreamer early once a child has read all it wants.
 struct InputClosed: Error {}
 
+/// Bytes written so far, counted from the producer task.
+private final class ByteCount: Sendable {
+    private let value = Mutex<UInt64>(0)
+    func add(_ n: Int) { value.withLock { $0 += UInt64(n) } }
+    var total: UInt64 { value.withLock { $0 } }
+}
+
 extension ContentStreamer {
-    /// Streams a file of a snapshot into a child's standard input and waits for the child.
-    func feed(_ node: Node, into child: FedProcess, what: String) async throws -> UInt64 {
-        try child.start()
-        var written: UInt64 = 0
-        do {
-            try await stream(node.content) { bytes in
-                guard try child.write(bytes) else { throw InputClosed() }
-                written += UInt64(bytes.count)
+    /// Streams a file of a snapshot into a child's standard input (pg_restore, psql) and waits for the
+    /// child; its standard output is discarded, its standard error passed through (escaped) and its
+    /// tail quoted in the error. Throws unless the child exits 0; a child that stops reading early is
+    /// judged by its exit status. Returns the bytes written and the child's outcome.
+    func feed(_ node: Node, into argv: [String], environment: [String: String], what: String) async throws -> (bytes: UInt64, result: ChildResult) {
+        let written = ByteCount()
+        let content = node.content
+        let streamer = self
+        let command = ChildCommand(argv, environment: environment, stderrTailBytes: 16 << 10, passStderrThrough: true)
+        let (_, result) = try await ProcessRunner.stream(command, input: .producer { writer in
+            do {
+                try await streamer.stream(content) { bytes in
+                    guard try await writer.write(bytes) else { throw InputClosed() }
+                    written.add(bytes.count)
+                }
+            } catch is InputClosed {
+                // The child stopped reading: its exit status decides.
             }
-        } catch is InputClosed {
-            // The child stopped reading: its exit status decides.
-        } catch {
-            child.terminate()
-            try? child.finish(what: what)
-            throw error
+        }) { output in
+            for try await _ in output {}
         }
-        try child.finish(what: what)
-        return written
+        try result.requireSuccess(what)
+        return (written.total, result)
     }
 }

@@ -34,14 +34,7 @@ struct RestorePhysical: AsyncParsableCommand {
             line.finish()
             var verified: Bool?
             if verify {
-                let tool = try PostgresTools().path("pg_verifybackup")
-                let p = Process()
-                p.executableURL = URL(fileURLWithPath: tool)
-                p.arguments = ["--no-parse-wal", result.target]
-                p.standardOutput = FileHandle.standardError
-                try p.run()
-                p.waitUntilExit()
-                verified = p.terminationStatus == 0
+                verified = try await PostgresTools().verifyBackup(dataDirectory: result.target)
             }
             if global.json {
                 struct Out: Encodable { var snapshot: String; var result: PhysicalRestoreResult; var verified: Bool? }

@@ -115,7 +115,9 @@ final class ProgressLine: @unchecked Sendable {
 /// outside (a server's answer, a command's stderr) are escaped.
 func runReportingErrors(json: Bool, _ body: () async throws -> Int32) async throws {
     let code: Int32
-    do { code = try await body() } catch let e as ExitCode {
+    do { code = try await body() } catch where Termination.receivedSignal != nil {
+        try await awaitSignalExit()
+    } catch let e as ExitCode {
         throw e
     } catch {
         let e = KuraError.from(error)
@@ -126,5 +128,16 @@ func runReportingErrors(json: Bool, _ body: () async throws -> Int32) async thro
         Terminal.printError("kura: " + Terminal.escapingControls(e.description))
         throw ExitCode(e.exitCode)
     }
-    if code != 0 { throw ExitCode(code) }
+    if code != 0 {
+        if Termination.receivedSignal != nil { try await awaitSignalExit() }
+        throw ExitCode(code)
+    }
+}
+
+/// kura is stopping (SIGINT/SIGTERM/SIGHUP) and the command failed as a consequence (a child ended by
+/// the termination actions): not the error to report. The signal handler says what happened and exits
+/// with 128 + signal; this waits for it.
+private func awaitSignalExit() async throws -> Never {
+    try? await Task.sleep(for: .seconds(60))
+    throw ExitCode(128 + (Termination.receivedSignal ?? 0))
 }

@@ -67,7 +67,7 @@ struct StreamBackupTests {
 
             let missing = try await s.kura(["backup", "--stdin-filename", "db.sql", "--stdin-from-command", "--", "/nonexistent/program"])
             #expect(missing.status == 1, "\(missing)")
-            #expect(missing.err.contains("cannot start"), "\(missing)")
+            #expect(missing.err.contains("cannot run /nonexistent/program: no such file"), "\(missing)")
 
             let json = try await s.kura(["backup", "--json", "--stdin-filename", "db.sql", "--stdin-from-command", "--", "/bin/false"])
             #expect(json.status == 1, "\(json)")
