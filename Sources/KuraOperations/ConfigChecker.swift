@@ -41,6 +41,15 @@ public struct ConfigChecker: Sendable {
                        line: pos?.line, column: pos?.column)
     }
 
+    /// What to look at when a channel's test message failed, by kind.
+    static func channelHint(_ kind: NotifyConfig.Kind) -> String {
+        switch kind {
+        case .smtp: return "check host, port, security and credentials"
+        case .sendmail: return "check the command (run it by hand: echo test | COMMAND) and the mail system it hands over to"
+        case .webhook: return "check the URL and headers, and that the service answers within the channel's timeout"
+        }
+    }
+
     public func run() async -> [Finding] {
         var out: [Finding] = [Finding(subject: "file", level: .ok, message: "\(config.path): \(config.sources.count) sources, \(config.notify.count) notify channels; schedules in \(config.timeZone.identifier)")]
         if let p = ConfigChecker.permissionFinding(config) { out.append(p) }
@@ -131,7 +140,7 @@ public struct ConfigChecker: Sendable {
                     let pos = index.flatMap { config.locations.position(of: "notify[\($0)]", preferValue: false) }
                     out.append(Finding(subject: "notify \(r.channel)", level: r.error == nil ? .ok : .error,
                                        message: r.error.map { "test message failed: \($0)" } ?? "test message sent",
-                                       hint: r.error == nil ? nil : "check host, port, security and credentials", line: pos?.line, column: pos?.column))
+                                       hint: r.error == nil ? nil : index.map { ConfigChecker.channelHint(config.notify[$0].kind) }, line: pos?.line, column: pos?.column))
                 }
             } catch let e as KuraError { out.append(Finding(subject: "notify", level: .error, message: e.message, hint: e.hint)) }
             catch { out.append(Finding(subject: "notify", level: .error, message: "\(error)")) }

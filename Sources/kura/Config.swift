@@ -75,6 +75,8 @@ struct ConfigCheck: AsyncParsableCommand {
                 }
                 return 1
             }
+            // The findings below say everything once; log lines (a failed test message) go to the log file only.
+            ConfigOptions.bootstrapLogging(config, quiet: true)
             var checker = ConfigChecker(config: config, environment: options.environment(config, global))
             checker.testNotifications = !noNotify
             checker.testRepository = !noRepository

@@ -43,4 +43,39 @@ struct ReportChannelTests {
         #expect((channels[2] as? WebhookChannel)?.timeoutSeconds == 15)
         #expect((channels[3] as? WebhookChannel)?.timeoutSeconds == 45)
     }
+
+    @Test("config check names each failed channel once, with a hint for its kind (not SMTP's for a webhook or sendmail)")
+    func configCheckHints() async throws {
+        let s = try OpsSandbox()
+        try await s.initRepository()
+        try s.writeConfig("""
+        repository = "\(s.repo)"
+        password-file = "\(s.passwordFile)"
+        state-dir = "\(s.path("state"))"
+
+        [[source]]
+        name = "files"
+        type = "directory"
+        paths = ["\(s.root)"]
+        schedule = "0 3 * * *"
+
+        [[notify]]
+        type = "sendmail"
+        name = "mail"
+        command = ["/bin/false"]
+        to = ["ops@example.com"]
+
+        [[notify]]
+        type = "webhook"
+        name = "hook"
+        url = "http://127.0.0.1:9/hook"
+        timeout = "3s"
+        """)
+        let r = try s.kura(["config", "check", "--config", s.configPath])
+        #expect(r.status == 1, "\(r)")
+        #expect(!r.out.contains("check host, port, security and credentials"), "an SMTP hint for other channels: \(r.out)")
+        #expect(r.out.contains("echo test | COMMAND") && r.out.contains("check the URL and headers"), "\(r.out)")
+        #expect(!r.err.contains("report not sent"), "the failure was logged to the terminal as well: \(r.err)")
+        #expect(r.out.components(separatedBy: "notify hook:").count == 2, "\(r.out)")
+    }
 }
