@@ -28,12 +28,12 @@ struct CommandTests {
         let s = try OpsSandbox()
         try await s.initRepository()
         try config(s)
-        let run = try s.kura(["run", "--config", s.configPath, "--json"])
+        let run = try await s.kura(["run", "--config", s.configPath, "--json"])
         #expect(run.status == 1, "broken fails: \(run)")
         let outcome = try #require(try JSONSerialization.jsonObject(with: Data(run.out.utf8)) as? [String: Any], "\(run)")
         #expect((outcome["results"] as? [[String: Any]])?.count == 2)
 
-        let r = try s.kura(["status", "--config", s.configPath, "--json"])
+        let r = try await s.kura(["status", "--config", s.configPath, "--json"])
         #expect(r.status == 0, "\(r)")
         let status = try #require(try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any], "\(r)")
         for key in ["host", "repository", "config", "timeZone", "generatedAt", "running", "sources", "healthy", "lastGC"] where key != "lastGC" {
@@ -60,19 +60,19 @@ struct CommandTests {
 
         // Without the password the repository columns are null and the reason is given.
         try Data("wrong\n".utf8).write(to: URL(fileURLWithPath: s.passwordFile))
-        let noRepo = try s.kura(["status", "--config", s.configPath, "--json"])
+        let noRepo = try await s.kura(["status", "--config", s.configPath, "--json"])
         let st2 = try #require(try JSONSerialization.jsonObject(with: Data(noRepo.out.utf8)) as? [String: Any], "\(noRepo)")
         #expect(st2["repositoryError"] is String && st2["healthy"] as? Bool == false)
         #expect((st2["sources"] as? [[String: Any]])?.first?["snapshotCount"] == nil || (st2["sources"] as? [[String: Any]])?.first?["snapshotCount"] is NSNull)
         #expect((st2["sources"] as? [[String: Any]])?.first?["lastResult"] as? String == "success", "still from the state file")
-        let text = try s.kura(["status", "--config", s.configPath])
+        let text = try await s.kura(["status", "--config", s.configPath])
         #expect(text.status == 0 && text.out.contains("files") && text.out.contains("failure"), "\(text)")
     }
 
-    @Test func scheduleInstallDryRunForCronAndSystemd() throws {
+    @Test func scheduleInstallDryRunForCronAndSystemd() async throws {
         let s = try OpsSandbox()
         try config(s)
-        let cron = try s.kura(["schedule", "install", "--cron", "--dry-run", "--config", s.configPath, "--executable", "/usr/local/bin/kura"])
+        let cron = try await s.kura(["schedule", "install", "--cron", "--dry-run", "--config", s.configPath, "--executable", "/usr/local/bin/kura"])
         #expect(cron.status == 0, "\(cron)")
         #expect(cron.out.contains("# ---- /etc/cron.d/kura"), "\(cron.out)")
         #expect(cron.out.contains("* * * * * root /usr/local/bin/kura run --due --quiet --config \(s.configPath)\n"), "\(cron.out)")
@@ -81,7 +81,7 @@ struct CommandTests {
         #expect(cron.out.contains("time zone Europe/Berlin"))
         #expect(!FileManager.default.fileExists(atPath: "/etc/cron.d/kura") || (try? String(contentsOfFile: "/etc/cron.d/kura", encoding: .utf8))?.contains(s.configPath) != true, "dry run writes nothing")
 
-        let sd = try s.kura(["schedule", "install", "--systemd", "--dry-run", "--config", s.configPath, "--executable", "/usr/local/bin/kura", "--dir", s.path("units")])
+        let sd = try await s.kura(["schedule", "install", "--systemd", "--dry-run", "--config", s.configPath, "--executable", "/usr/local/bin/kura", "--dir", s.path("units")])
         #expect(sd.status == 0, "\(sd)")
         #expect(sd.out.contains("# ---- \(s.path("units"))/kura.service") && sd.out.contains("# ---- \(s.path("units"))/kura.timer"), "\(sd.out)")
         #expect(sd.out.contains("Type=oneshot\nExecStart=/usr/local/bin/kura run --due --quiet --config \(s.configPath)\n"), "\(sd.out)")
@@ -89,14 +89,14 @@ struct CommandTests {
         #expect(!FileManager.default.fileExists(atPath: s.path("units")), "dry run writes nothing")
 
         // A real install into a folder, as JSON.
-        let real = try s.kura(["schedule", "install", "--systemd", "--config", s.configPath, "--executable", "/usr/local/bin/kura", "--dir", s.path("units"), "--json"])
+        let real = try await s.kura(["schedule", "install", "--systemd", "--config", s.configPath, "--executable", "/usr/local/bin/kura", "--dir", s.path("units"), "--json"])
         #expect(real.status == 0, "\(real)")
         let timer = try String(contentsOfFile: s.path("units/kura.timer"), encoding: .utf8)
         #expect(timer.contains("OnCalendar=*-*-* *:*:00"))
         let json = try #require(try JSONSerialization.jsonObject(with: Data(real.out.utf8)) as? [String: Any])
         #expect((json["files"] as? [[String: Any]])?.count == 2 && (json["next"] as? String)?.contains("systemctl enable --now kura.timer") == true)
 
-        let show = try s.kura(["schedule", "show", "--config", s.configPath, "--json", "--count", "2"])
+        let show = try await s.kura(["schedule", "show", "--config", s.configPath, "--json", "--count", "2"])
         let entries = try #require(try JSONSerialization.jsonObject(with: Data(show.out.utf8)) as? [[String: Any]], "\(show)")
         #expect(entries.count == 2 && (entries[0]["next"] as? [String])?.count == 2)
     }

@@ -128,15 +128,15 @@ struct ConfigurationTests {
         #expect(try ConfigurationParser.parse("repository = \"/r\"\n[[source]]\nname = \"db\"\ntype = \"postgres\"\ndsn = \"postgresql://u@h/db\"\n").secretKeys.isEmpty)
     }
 
-    @Test func configCheckCommand() throws {
+    @Test func configCheckCommand() async throws {
         let s = try OpsSandbox()
         try s.write("bad.toml", "repository = \"/r\"\n[[source]]\nname = \"x\"\ntype = \"directory\"\npaths = [\"/nonexistent-kura\"]\nschedule = \"61 * * * *\"\n")
-        let r = try s.kura(["config", "check", "--config", s.path("bad.toml"), "--json"])
+        let r = try await s.kura(["config", "check", "--config", s.path("bad.toml"), "--json"])
         #expect(r.status == 1)
         let obj = try #require(try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any], "\(r.out)\(r.err)")
         let issues = try #require(obj["issues"] as? [[String: Any]])
         #expect(issues.contains { ($0["line"] as? Int) == 6 && ($0["column"] as? Int) == 12 }, "\(issues)")
-        let text = try s.kura(["config", "check", "--config", s.path("bad.toml")])
+        let text = try await s.kura(["config", "check", "--config", s.path("bad.toml")])
         #expect(text.err.contains("bad.toml:6:12: source \"x\": minute 61 is out of range 0-59"), "\(text.err)")
     }
 }

@@ -95,15 +95,15 @@ struct HealthAndConfigRulesTests {
         """
         try s.writeConfig(text)
         chmod(s.configPath, 0o644)
-        let run = try s.kura(["run", "files", "--config", s.configPath])
+        let run = try await s.kura(["run", "files", "--config", s.configPath])
         #expect(run.status == 1, "\(run)")
         #expect(run.err.contains("holds the password inline") && run.err.contains("chmod 600 \(s.configPath)"), "\(run)")
-        let check = try s.kura(["config", "check", "--config", s.configPath, "--no-notify"])
+        let check = try await s.kura(["config", "check", "--config", s.configPath, "--no-notify"])
         #expect(check.status == 1 && check.out.contains("chmod 600") || check.err.contains("chmod 600"), "\(check)")
         #expect(try await s.openRepository().listSnapshots().isEmpty, "nothing was backed up")
 
         chmod(s.configPath, 0o600)
-        let ok = try s.kura(["run", "files", "--config", s.configPath])
+        let ok = try await s.kura(["run", "files", "--config", s.configPath])
         #expect(ok.status == 0, "\(ok)")
     }
 

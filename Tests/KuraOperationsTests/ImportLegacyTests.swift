@@ -169,9 +169,9 @@ struct ImportLegacyTests {
         """)
         try FileManager.default.createDirectory(atPath: s.path("old"), withIntermediateDirectories: true)
         try gzip(s.path("old/app-2025-01-05-0300.sql.gz"), Array("dump\n".utf8), mtime: Date())
-        let dry = try s.kura(["import-legacy", s.path("old"), "--source", "db", "--dry-run", "--config", s.configPath])
+        let dry = try await s.kura(["import-legacy", s.path("old"), "--source", "db", "--dry-run", "--config", s.configPath])
         #expect(dry.status == 0 && dry.out.contains("would import as /app.sql") && dry.out.contains("1 files would be imported"), "\(dry)")
-        let r = try s.kura(["import-legacy", s.path("old"), "--source", "db", "--config", s.configPath, "--json"])
+        let r = try await s.kura(["import-legacy", s.path("old"), "--source", "db", "--config", s.configPath, "--json"])
         #expect(r.status == 0, "\(r)")
         let items = try #require(try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [[String: Any]], "\(r)")
         #expect(items.count == 1 && items[0]["source"] as? String == "db" && items[0]["timeFrom"] as? String == "name" && items[0]["snapshot"] is String)
@@ -180,7 +180,7 @@ struct ImportLegacyTests {
         // The content is recorded (issue 10): the SHA-256 of the imported .sql.gz, as a tag.
         let sha = try #require(snaps.first?.tags.first { $0.hasPrefix("legacy-sha256:") })
         #expect(sha.count == "legacy-sha256:".count + 64)
-        let unknown = try s.kura(["import-legacy", s.path("old"), "--source", "nope", "--config", s.configPath])
+        let unknown = try await s.kura(["import-legacy", s.path("old"), "--source", "nope", "--config", s.configPath])
         #expect(unknown.status == 1 && unknown.err.contains("no source named \"nope\""), "\(unknown)")
     }
 }

@@ -71,7 +71,7 @@ struct ReportChannelTests {
         url = "http://127.0.0.1:9/hook"
         timeout = "3s"
         """)
-        let r = try s.kura(["config", "check", "--config", s.configPath])
+        let r = try await s.kura(["config", "check", "--config", s.configPath])
         #expect(r.status == 1, "\(r)")
         #expect(!r.out.contains("check host, port, security and credentials"), "an SMTP hint for other channels: \(r.out)")
         #expect(r.out.contains("echo test | COMMAND") && r.out.contains("check the URL and headers"), "\(r.out)")

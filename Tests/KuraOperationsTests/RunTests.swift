@@ -188,9 +188,9 @@ struct RunTests {
         // The CLI: `run --due` while another run holds the lock exits 0 and does nothing; a named run exits 11.
         let holder = try #require(try await RunLock.acquire(path: s.state + "/run.lock"))
         defer { holder.release() }
-        let due = try s.kura(["run", "--due", "--config", s.configPath])
+        let due = try await s.kura(["run", "--due", "--config", s.configPath])
         #expect(due.status == 0, "\(due)")
-        let named = try s.kura(["run", "dump", "--config", s.configPath])
+        let named = try await s.kura(["run", "dump", "--config", s.configPath])
         #expect(named.status == 11 && named.err.contains("another kura run is in progress"), "\(named)")
     }
 

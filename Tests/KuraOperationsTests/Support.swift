@@ -97,11 +97,12 @@ final class OpsSandbox: @unchecked Sendable {
     }
 
     /// Runs the built `kura` binary with this sandbox's environment.
-    func kura(_ arguments: [String], extra: [String: String] = [:]) throws -> (status: Int32, out: String, err: String) {
+    /// (Async: waiting for kura must not hold one of the two cooperative threads the whole suite shares.)
+    func kura(_ arguments: [String], extra: [String: String] = [:]) async throws -> (status: Int32, out: String, err: String) {
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("KURA_") }
         env["HOME"] = root
         for (k, v) in extra { env[k] = v }
-        let r = try TestProcess.runBlocking(KuraBinary.url, arguments, environment: env, scratch: URL(fileURLWithPath: root))
+        let r = try await TestProcess.run(KuraBinary.url, arguments, environment: env, scratch: URL(fileURLWithPath: root))
         return (r.status, r.out, r.err)
     }
 }
