@@ -128,31 +128,43 @@ public final class Runner: Sendable {
         }
         let notifier = Notifier(channels: channels)
 
-        for (source, slot) in plan {
-            var result = await runSource(source, repository: &repository, openError: openError, state: &runState, slot: slot)
-            result.slot = slot
-            do { try state.save(runState) } catch {
-                logger.error("cannot save the state file", metadata: ["error": .string("\(error)")])
-                result.report.warnings.append("the state file could not be written: \(error)")
-            }
-            if let repository {
-                do {
-                    let enc = JSONEncoder()
-                    enc.dateEncodingStrategy = .iso8601
-                    enc.outputFormatting = [.sortedKeys]
-                    try await repository.saveRecord(kind: "run", json: Array(try enc.encode(result.report)), time: result.report.startedAt)
-                } catch { logger.warning("cannot store the run report in the repository", metadata: ["error": .string("\(error)")]) }
-            }
-            for d in await notifier.deliver([result.report], host: host) {
-                outcome.deliveries.append(.init(source: source.name, channel: d.channel, error: d.error))
-                if let e = d.error {
-                    logger.error("notification failed", metadata: ["channel": .string(d.channel), "source": .string(source.name), "error": .string(e)])
-                } else {
-                    logger.debug("notification sent", metadata: ["channel": .string(d.channel), "source": .string(source.name)])
+        // Reports go out while the next source runs (a hung channel must not delay its backup); each
+        // channel is bounded by its own timeout, and the run waits for all of them at the end.
+        let host = self.host
+        await withTaskGroup(of: [RunOutcome.Delivery].self) { deliveries in
+            for (source, slot) in plan {
+                var result = await runSource(source, repository: &repository, openError: openError, state: &runState, slot: slot)
+                result.slot = slot
+                do { try state.save(runState) } catch {
+                    logger.error("cannot save the state file", metadata: ["error": .string("\(error)")])
+                    result.report.warnings.append("the state file could not be written: \(error)")
                 }
+                if let repository {
+                    do {
+                        let enc = JSONEncoder()
+                        enc.dateEncodingStrategy = .iso8601
+                        enc.outputFormatting = [.sortedKeys]
+                        try await repository.saveRecord(kind: "run", json: Array(try enc.encode(result.report)), time: result.report.startedAt)
+                    } catch { logger.warning("cannot store the run report in the repository", metadata: ["error": .string("\(error)")]) }
+                }
+                let report = result.report, name = source.name, logger = self.logger
+                deliveries.addTask {
+                    await notifier.deliver([report], host: host).map { d in
+                        if let e = d.error {
+                            logger.error("notification failed", metadata: ["channel": .string(d.channel), "source": .string(name), "error": .string(e)])
+                        } else {
+                            logger.debug("notification sent", metadata: ["channel": .string(d.channel), "source": .string(name)])
+                        }
+                        return RunOutcome.Delivery(source: name, channel: d.channel, error: d.error)
+                    }
+                }
+                outcome.results.append(result)
             }
-            outcome.results.append(result)
+            for await sent in deliveries { outcome.deliveries += sent }
         }
+        // In the order of the sources, then of the channels (they finished in any order).
+        let order = Dictionary(plan.enumerated().map { ($1.0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        outcome.deliveries = outcome.deliveries.enumerated().sorted { (order[$0.element.source] ?? 0, $0.offset) < (order[$1.element.source] ?? 0, $1.offset) }.map(\.element)
         return outcome
     }
 

@@ -78,4 +78,50 @@ struct ReportChannelTests {
         #expect(!r.err.contains("report not sent"), "the failure was logged to the terminal as well: \(r.err)")
         #expect(r.out.components(separatedBy: "notify hook:").count == 2, "\(r.out)")
     }
+
+    @Test("a hung report channel does not hold up the next source: reports go out while it runs, and the run waits for them at the end")
+    func reportsDoNotDelayTheNextSource() async throws {
+        let s = try OpsSandbox()
+        try await s.initRepository()
+        try s.write("a/file.txt", "a\n")
+        try s.write("b/file.txt", "b\n")
+        try s.writeConfig("""
+        repository = "\(s.repo)"
+        password-file = "\(s.passwordFile)"
+        state-dir = "\(s.path("state"))"
+
+        [[source]]
+        name = "first"
+        type = "directory"
+        paths = ["\(s.path("a"))"]
+        schedule = "0 3 * * *"
+
+        [[source]]
+        name = "second"
+        type = "directory"
+        paths = ["\(s.path("b"))"]
+        schedule = "0 3 * * *"
+
+        [[notify]]
+        type = "sendmail"
+        name = "hung"
+        command = ["/bin/sh", "-c", "sleep 8"]
+        to = ["ops@example.com"]
+        on = "always"
+        timeout = "6s"
+        """)
+        let r = try await s.kura(["run", "--config", s.configPath, "--json"])
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any], "\(r)")
+        let results = try #require(json["results"] as? [[String: Any]])
+        try #require(results.count == 2)
+        let reports = results.compactMap { $0["report"] as? [String: Any] }
+        let iso = ISO8601DateFormatter()
+        let firstStart = try #require((reports[0]["startedAt"] as? String).flatMap(iso.date(from:)))
+        let firstSeconds = try #require(reports[0]["durationSeconds"] as? Double)
+        let secondStart = try #require((reports[1]["startedAt"] as? String).flatMap(iso.date(from:)))
+        // The first report's channel hangs for 6 s; the second source must not wait for it.
+        #expect(secondStart.timeIntervalSince(firstStart.addingTimeInterval(firstSeconds)) < 4, "the second source waited for the first report: \(reports)")
+        let deliveries = try #require(json["deliveries"] as? [[String: Any]])
+        #expect(deliveries.count == 2 && deliveries.allSatisfy { ($0["error"] as? String)?.contains("6 s") == true }, "\(deliveries)")
+    }
 }

@@ -57,10 +57,11 @@ final class OpsSandbox: @unchecked Sendable {
     var sendmailChannel: String {
         """
 
+        # reports of several sources are sent at the same time: one message at a time into the file
         [[notify]]
         name = "mailbox"
         type = "sendmail"
-        command = ["/bin/sh", "-c", "cat >> \(mail); echo >> \(mail); echo '=== END ===' >> \(mail)"]
+        command = ["/usr/bin/flock", "\(mail).lock", "/bin/sh", "-c", "cat >> \(mail); echo >> \(mail); echo '=== END ===' >> \(mail)"]
         from = "kura@example.com"
         to = ["ops@example.com", "oncall@example.com"]
         on = "always"
