@@ -135,6 +135,8 @@ public struct SourceConfig: Sendable {
     public var after: Hook?
     /// Extra tags for the snapshots (besides `source:<name>`).
     public var tags: [String] = []
+    /// `time-limit`: the longest the source's backup may take (hooks excluded); nil: no limit.
+    public var timeLimitSeconds: Double?
 
     public init(name: String, kind: Kind) { self.name = name; self.kind = kind }
 
@@ -158,6 +160,8 @@ public struct PostgresSettings: Sendable, Equatable {
     public var rowCounts = false
     /// Also take a physical base backup (pg_basebackup, tar format).
     public var physical = false
+    /// `lock-timeout`: how long to wait for a table lock before the source fails, naming the holder.
+    public var lockTimeoutSeconds: Double = 60
     public init(dsn: String) { self.dsn = dsn }
 }
 

@@ -311,11 +311,11 @@ public enum ConfigurationParser {
         static let sourceKeys: [SourceConfig.Kind: [String]] = [
             .directory: ["paths", "path", "exclude", "one-file-system"],
             .dockerVolume: ["volume", "volumes", "stop-containers", "pause", "exclude"],
-            .postgres: ["dsn", "databases", "format", "row-counts", "physical"],
+            .postgres: ["dsn", "databases", "format", "row-counts", "physical", "lock-timeout"],
             .command: ["command", "filename"],
         ]
         static let commonSourceKeys = ["name", "type", "schedule", "keep", "full-every", "check", "before", "after",
-                                       "before-timeout", "after-timeout", "tags"]
+                                       "before-timeout", "after-timeout", "tags", "time-limit"]
 
         mutating func source(_ t: TOMLTable, _ base: String) -> SourceConfig? {
             let issuesBefore = issues.count
@@ -371,6 +371,7 @@ public enum ConfigurationParser {
                 }
                 pg.rowCounts = bool(t, base, "row-counts") ?? false
                 pg.physical = bool(t, base, "physical") ?? false
+                if let l = seconds(t, base, "lock-timeout") { pg.lockTimeoutSeconds = l }
                 s.postgres = pg
             case .command:
                 if let v = t["command"], let text = v.string {
@@ -416,6 +417,7 @@ public enum ConfigurationParser {
             }
             if let b = nonEmptyString(t, base, "before") { s.before = Hook(command: b, timeoutSeconds: seconds(t, base, "before-timeout") ?? 600) }
             if let a = nonEmptyString(t, base, "after") { s.after = Hook(command: a, timeoutSeconds: seconds(t, base, "after-timeout") ?? 600) }
+            s.timeLimitSeconds = seconds(t, base, "time-limit")
             s.tags = strings(t, base, "tags") ?? []
             for (i, tag) in s.tags.enumerated() where tag.isEmpty || tag.contains(",") {
                 fail(join(base, "tags") + "[\(i)]", "tags must be non-empty and contain no ','")

@@ -203,8 +203,11 @@ public final class Runner: Sendable {
                 let weekday = Schedule.floorMod(Schedule.floorDiv(Int(started.timeIntervalSince1970) + config.timeZone.secondsFromGMT(for: started), 86_400) + 4, 7)
                 let full = source.fullEvery.contains(weekday)
                 do {
-                    let outcome = try await SourceBackup(config: config, source: source, repository: repository, host: host, full: full,
-                                                         now: started, logger: logger).run()
+                    let backup = SourceBackup(config: config, source: source, repository: repository, host: host, full: full,
+                                              now: started, logger: logger)
+                    let outcome = try await Runner.withTimeLimit(source.timeLimitSeconds, what: "the backup of source \(source.name)") {
+                        try await backup.run()
+                    }
                     let s = outcome.result.snapshot
                     snapshot = s
                     incomplete = s.incomplete
@@ -319,6 +322,21 @@ public final class Runner: Sendable {
             + (report.error.map { " error=\"\($0.split(separator: "\n").first ?? "")\"" } ?? "")
         logger.notice("\(summaryLine)")
         return SourceRunResult(report: report, incomplete: incomplete, slot: slot, gc: gcReport)
+    }
+
+    /// Runs `body`, cancelled after `seconds` (nil: no limit) with `KuraError(.timedOut)`. Cancellation
+    /// stops child processes (pg_dump, a command source) at once; the rest of the backup ends at its
+    /// next step, and no snapshot is saved.
+    static func withTimeLimit<T: Sendable>(_ seconds: Double?, what: String, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        guard let seconds else { return try await body() }
+        return try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await body() }
+            group.addTask { try await Task.sleep(for: .milliseconds(Int(seconds * 1000))); return nil }
+            defer { group.cancelAll() }
+            if let first = try await group.next(), let value = first { return value }
+            throw KuraError(.timedOut, "\(what) took longer than its time limit of \(Int(seconds)) s and was stopped; no snapshot was saved",
+                            hint: "find what is slow or stuck (the log says where it was), or raise time-limit for the source")
+        }
     }
 
     static func nextStep(for step: String) -> String {

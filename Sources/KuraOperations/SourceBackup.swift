@@ -121,6 +121,7 @@ struct SourceBackup {
         o.allDatabases = pg.databases.isEmpty
         o.format = pg.format == "plain" ? .plain : .custom
         o.rowCounts = pg.rowCounts
+        o.lockTimeoutSeconds = pg.lockTimeoutSeconds
         let logical = try await PostgresBackup(options: o).run(archiver: Archiver(repository: repository, options: options(paths: [])))
         var warnings: [String] = []
         if pg.physical {

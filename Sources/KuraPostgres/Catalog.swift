@@ -60,11 +60,21 @@ public enum Catalog {
     }
 
     /// Counts (and optionally hashes) every table.
+    /// A table lock was not granted within the session's `lock_timeout` (SQLSTATE 55P03).
+    public struct LockTimeout: Error, Sendable {
+        public var table: PostgresManifest.Table
+        public var error: KuraError
+    }
+
     public static func measure(_ connection: PostgresConnection, counts: Bool, hashes: Bool) throws -> [PostgresManifest.Table] {
         var out: [PostgresManifest.Table] = []
         for var t in try tables(connection) {
-            if counts || hashes { t.rows = try count(connection, t) }
-            if hashes { t.hash = try hash(connection, t) }
+            do {
+                if counts || hashes { t.rows = try count(connection, t) }
+                if hashes { t.hash = try hash(connection, t) }
+            } catch let e as KuraError where PostgresServerError.sqlState(of: e) == "55P03" {
+                throw LockTimeout(table: t, error: e)
+            }
             out.append(t)
         }
         return out

@@ -142,6 +142,23 @@ public struct DatabaseRestorer: Sendable {
             }
         } else if !exists {
             throw KuraError(.notFound, "database '\(options.into)' does not exist on \(maintenance.withoutPassword.display)", hint: "add --create to create it")
+        } else if !options.clean {
+            // Restoring over tables that exist fails on the first one: look before touching anything.
+            let wanted = db.tables.filter { t in
+                if options.tables.isEmpty { return options.schema == nil || t.schema == options.schema }
+                return options.tables.contains { sel in
+                    let (s, n) = sel.firstIndex(of: ".").map { (String(sel[..<$0]), String(sel[sel.index(after: $0)...])) } ?? (options.schema ?? "", sel)
+                    return t.name == n && (s.isEmpty || t.schema == s)
+                }
+            }
+            let into = try PostgresConnection(target)
+            let present = Set(try Catalog.tables(into).map(\.display))
+            into.close()
+            let clashes = wanted.map(\.display).filter(present.contains)
+            if !clashes.isEmpty {
+                throw KuraError(.alreadyExists, "database '\(options.into)' already has \(clashes.count) of the tables to restore (\(clashes.prefix(8).joined(separator: ", "))\(clashes.count > 8 ? ", …" : "")); nothing was changed",
+                                hint: "add --clean to replace them, or restore into a new database: --into NEW_NAME --create")
+            }
         }
 
         var globalsApplied = false
@@ -168,8 +185,11 @@ public struct DatabaseRestorer: Sendable {
         let streamer = ContentStreamer(repository: repository)
         let what = "restoring '\(db.name)' into '\(options.into)'"
         if format == .plain {
-            bytes = try await streamer.feed(dump, into: [programPath, "-X", "-q", "-v", "ON_ERROR_STOP=1", "--no-password", "-d", target.childConninfo, "-f", "-"],
-                                            environment: target.childEnvironment, what: what).bytes
+            // One transaction: a failure part-way leaves nothing half-restored.
+            bytes = try await rollbackNote(options) {
+                try await streamer.feed(dump, into: [programPath, "-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction", "--no-password", "-d", target.childConninfo, "-f", "-"],
+                                        environment: target.childEnvironment, what: what).bytes
+            }
         } else {
             var common = [programPath, "--exit-on-error", "--no-password", "-d", target.childConninfo]
             if options.clean && !options.create { common += ["--clean", "--if-exists"] }
@@ -185,8 +205,12 @@ public struct DatabaseRestorer: Sendable {
                 }
                 bytes = dump.size
             } else {
+                // One transaction per run (--single-transaction; not possible with --jobs): a failure
+                // part-way leaves nothing of that run behind.
                 for selection in runs {
-                    bytes = max(bytes, try await streamer.feed(dump, into: common + selection, environment: target.childEnvironment, what: what).bytes)
+                    bytes = max(bytes, try await rollbackNote(options) {
+                        try await streamer.feed(dump, into: common + ["--single-transaction"] + selection, environment: target.childEnvironment, what: what).bytes
+                    })
                 }
                 // With --table/--schema pg_restore may stop reading once it has what it needs, and what was
                 // fed can then be counted as 0: report the dump that was restored from, as with --jobs.
@@ -196,6 +220,17 @@ public struct DatabaseRestorer: Sendable {
         return DatabaseRestoreResult(database: db.name, into: options.into, server: target.withoutPassword.display, format: db.format,
                                      created: options.create, bytes: bytes, seconds: Date().timeIntervalSince(started),
                                      tables: options.tables, globals: globalsApplied, warnings: warnings)
+    }
+
+    /// A restore that ran in one transaction and failed was rolled back: say so, and what is left.
+    func rollbackNote<T>(_ options: DatabaseRestoreOptions, _ body: () async throws -> T) async throws -> T {
+        do { return try await body() } catch {
+            var e = KuraError.from(error)
+            e.message += "; the restore ran in one transaction and was rolled back: nothing of it is in '\(options.into)'"
+                + (options.create ? " (the database itself was created and is empty)" : "")
+            if e.hint == nil { e.hint = options.create ? "drop '\(options.into)' or rerun with --clean" : "fix the cause and run it again" }
+            throw e
+        }
     }
 
     /// For pg_restore -j, which seeks: the dump in a 0600 temporary file.

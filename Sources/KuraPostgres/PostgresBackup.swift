@@ -27,6 +27,9 @@ public struct PostgresBackupOptions: Sendable {
     /// Store `pg_dumpall --globals-only` (roles, tablespaces) as /postgres/globals.sql.
     public var globals = true
     public var tools = PostgresTools()
+    /// How long the backup waits for a table lock (row counts, pg_dump's own locks) before it fails
+    /// and names the session that holds it: a nightly run never hangs behind a migration.
+    public var lockTimeoutSeconds: Double = 60
 
     public init(dsn: PostgresDSN) { self.dsn = dsn }
 }
@@ -124,6 +127,7 @@ public struct PostgresBackup: Sendable {
                 try Catalog.prepare(session)
                 if serverVersion >= 90600 { try session.query("SET idle_in_transaction_session_timeout = 0") }
                 try session.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                try session.query("SET LOCAL lock_timeout = '\(Int(options.lockTimeoutSeconds * 1000))ms'")
                 guard let snapshotID = try session.value("SELECT pg_catalog.pg_export_snapshot()") else {
                     throw KuraError(.fatal, "pg_export_snapshot() returned nothing on \(dsn.display)")
                 }
@@ -132,7 +136,10 @@ public struct PostgresBackup: Sendable {
                     FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database()
                     """).first ?? []
                 let t0 = Date()
-                let tables = try Catalog.measure(session, counts: options.rowCounts, hashes: options.rowHashes)
+                let tables: [PostgresManifest.Table]
+                do { tables = try Catalog.measure(session, counts: options.rowCounts, hashes: options.rowHashes) } catch let e as Catalog.LockTimeout {
+                    throw LockHolder.describe(e, database: dsn, waited: options.lockTimeoutSeconds)
+                }
                 let countSeconds = Date().timeIntervalSince(t0)
                 let file = PostgresBackup.fileName(for: name, format: options.format)
                 guard names.insert(file).inserted else { throw KuraError(.invalidArgument, "database '\(name)' is named twice") }
@@ -144,7 +151,7 @@ public struct PostgresBackup: Sendable {
                     countSeconds: countSeconds, dumpBytes: 0, dumpSeconds: 0))
                 let rows = tables.compactMap(\.rows).reduce(0, +)
                 log("\(name): \(tables.count) tables\(options.rowCounts ? ", \(rows) rows" : ""), \(info.first.flatMap { $0 } ?? "?") bytes on disk, snapshot \(snapshotID)")
-                var argv = [pgDumpPath, "--snapshot=\(snapshotID)", "--no-password"]
+                var argv = [pgDumpPath, "--snapshot=\(snapshotID)", "--no-password", "--lock-wait-timeout=\(Int(options.lockTimeoutSeconds * 1000))"]
                 argv += options.format == .custom ? ["--format=custom", "--compress=0"] : ["--format=plain"]
                 argv += ["-d", dsn.childConninfo]
                 entries.append(StreamEntry(path: ["postgres", file], content: .command(argv, environment: dsn.childEnvironment)))

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import KuraArchiver
+import KuraOperations
 import KuraPostgres
 import KuraRepository
 
@@ -20,10 +21,20 @@ struct PostgresBackupArguments: ParsableArguments {
     var noRowCounts = false
     @Flag(name: .long, help: "With --postgres: also record a hash of every table's rows, for `verify-restore --deep` (reads all data once more).")
     var deepVerifyData = false
+    @Option(name: .long, help: ArgumentHelp("With --postgres: wait at most this long for a table lock, then fail naming the session that holds it (e.g. 60s, 5m).", valueName: "duration"))
+    var lockTimeout: String = "60s"
     @Option(name: .long, help: ArgumentHelp("Back up the whole PostgreSQL cluster with pg_basebackup (physical; restore with restore-physical).", valueName: "dsn"))
     var postgresPhysical: String?
 
     var isRequested: Bool { postgres != nil || postgresPhysical != nil }
+
+    /// A duration option (`60`, `90s`, `5m`, `1h30m`) in seconds; a malformed one is a usage error.
+    static func seconds(_ text: String, option: String) throws -> Double {
+        guard let s = ConfigurationParser.seconds(text), s > 0 else {
+            throw KuraError(.usage, "\(option) \(text) is not a duration", hint: "e.g. 60s, 5m, 1h30m")
+        }
+        return s
+    }
 
     /// Rejects PostgreSQL options given without --postgres.
     func validateAlone() throws {
@@ -54,6 +65,7 @@ struct PostgresBackupArguments: ParsableArguments {
         options.format = format
         options.rowCounts = !noRowCounts
         options.rowHashes = deepVerifyData
+        options.lockTimeoutSeconds = try Self.seconds(lockTimeout, option: "--lock-timeout")
         let r = try await PostgresBackup(options: options).run(archiver: archiver, log: say)
         for db in r.manifest.databases {
             say("\(db.name) → \(db.path): \(Terminal.bytes(db.dumpBytes)) in \(String(format: "%.1f", db.dumpSeconds)) s")

@@ -1,6 +1,7 @@
 import Foundation
 import KuraNotify
 @testable import KuraOperations
+import KuraTestSupport
 import Testing
 
 @Suite("report channels from the configuration")
@@ -123,5 +124,31 @@ struct ReportChannelTests {
         #expect(secondStart.timeIntervalSince(firstStart.addingTimeInterval(firstSeconds)) < 4, "the second source waited for the first report: \(reports)")
         let deliveries = try #require(json["deliveries"] as? [[String: Any]])
         #expect(deliveries.count == 2 && deliveries.allSatisfy { ($0["error"] as? String)?.contains("6 s") == true }, "\(deliveries)")
+    }
+
+    @Test("a source over its time limit is stopped with its command, fails with a report that says so, and saves nothing")
+    func timeLimit() async throws {
+        let s = try OpsSandbox()
+        try await s.initRepository()
+        let marker = "kura-time-limit-\(UUID().uuidString.prefix(8))"
+        try s.writeConfig("""
+        repository = "\(s.repo)"
+        password-file = "\(s.passwordFile)"
+        state-dir = "\(s.path("state"))"
+
+        [[source]]
+        name = "slow"
+        type = "command"
+        command = "echo start; exec sleep 300 # \(marker)"
+        schedule = "0 3 * * *"
+        time-limit = "2s"
+        """)
+        let started = Date()
+        let r = try await s.kura(["run", "--config", s.configPath])
+        #expect(r.status == 1, "\(r)")
+        #expect(Date().timeIntervalSince(started) < 120)
+        #expect((r.out + r.err).contains("time limit"), "\(r)")
+        let left = try TestProcess.command(["pgrep", "-f", marker])
+        #expect(left.status != 0, "the command outlived its time limit: \(left.out)")
     }
 }
