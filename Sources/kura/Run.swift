@@ -73,15 +73,16 @@ struct Run: AsyncParsableCommand {
                 if let c = rep.checkResult { Swift.print("  check: \(c)") }
                 if let v = rep.verifyResult { Swift.print("  verify-restore: \(v)") }
                 if let g = r.gc { Swift.print("  gc: freed \(Terminal.bytes(g.bytesFreed))") }
-                for w in rep.warnings { Swift.print("  warning: \(w)") }
+                for w in rep.warnings { Swift.print("  warning: \(Terminal.escapingControls(w))") }
             } else {
-                Terminal.printError("\(rep.source): FAILED: \(rep.error ?? "unknown error")")
+                // The error can hold a server's answer or a command's output: escaped for the terminal.
+                Terminal.printError("\(rep.source): FAILED: \(Terminal.escapingControls(rep.error ?? "unknown error"))")
                 if let s = rep.lastGoodSnapshot { Terminal.printError("  last good snapshot: \(s.prefix(8))\(rep.lastGoodTime.map { " from \(ConfigChecker.format($0, config.timeZone))" } ?? "")") }
                 if let n = rep.nextStep { Terminal.printError("  next step: \(n)") }
             }
         }
         for d in outcome.deliveries where d.error != nil {
-            Terminal.printError("kura: the report for \(d.source) could not be sent through \(d.channel): \(d.error!)")
+            Terminal.printError("kura: the report for \(d.source) could not be sent through \(d.channel): \(Terminal.escapingControls(d.error!))")
         }
     }
 }
