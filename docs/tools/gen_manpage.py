@@ -9,22 +9,14 @@ second copy of kura first; this needs only the binary that is being installed.
 """
 import datetime, re, subprocess, sys
 
+import kura_help  # beside this script
+
 kura = sys.argv[1] if len(sys.argv) > 1 else ".build/release/kura"
 
 def help_text(path):
-    out = subprocess.run([kura, *path, "--help"], capture_output=True, text=True)
-    return (out.stdout or out.stderr).rstrip()
+    return kura_help.help_text(kura, path)
 
-def subcommands(text):
-    m = re.search(r"^SUBCOMMANDS:\n(.*?)(?:\n\n|\Z)", text, re.S | re.M)
-    if not m:
-        return []
-    names = []
-    for line in m.group(1).splitlines():
-        w = line.strip().split()
-        if w and not line.startswith("          ") and w[0] != "help":
-            names.append(w[0])
-    return names
+subcommands = kura_help.subcommands
 
 def roff(text):
     """Escapes text for a no-fill block: backslashes, and a leading . or ' that roff would read as a request."""
