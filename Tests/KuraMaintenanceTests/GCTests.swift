@@ -102,12 +102,7 @@ struct GCTests {
         let f = try await Fixture()
         try f.write("s", count: 12, size: 200_000, seed: 50)
         let snap = try await f.backup()
-        let repo = try await f.reopen()
-        try await repo.loadIndex()
-        let lost = repo.allBlobLocations().first { $0.entry.type == .data }!.pack
-        try await f.store.delete(Pack.key(lost))
-        _ = try await Repairer(repository: try await f.reopen()).repairIndex()
-        let report = try await Repairer(repository: try await f.reopen()).repairSnapshots(forgetOriginals: true)
+        let report = try await f.loseADataPackAndRepair()
         #expect(report.rewritten[snap.id!.short] != nil)
         #expect(!report.removedPaths.isEmpty && report.removedPaths.allSatisfy { $0.contains("/src/s-") })
         let fixed = try await f.reopen()

@@ -15,12 +15,7 @@ struct RepairSummaryTests {
         let snap = try await f.backup()
         let original = try #require(snap.summary)
         #expect(original.files == 12 && original.totalBytes == 12 * 200_000)
-        let repo = try await f.reopen()
-        try await repo.loadIndex()
-        let lost = repo.allBlobLocations().first { $0.entry.type == .data }!.pack
-        try await f.store.delete(Pack.key(lost))
-        _ = try await Repairer(repository: try await f.reopen()).repairIndex()
-        let report = try await Repairer(repository: try await f.reopen()).repairSnapshots(forgetOriginals: true)
+        let report = try await f.loseADataPackAndRepair()
         let removed = report.removedPaths.count
         try #require(removed > 0 && removed < 12, "\(report.removedPaths)")
 

@@ -1,6 +1,7 @@
 import Foundation
 import KuraArchiver
 import KuraChunker
+import KuraMaintenance
 import KuraRepository
 import KuraStore
 import KuraTestSupport
@@ -38,6 +39,17 @@ final class Fixture {
 
     /// A freshly opened repository (no state carried over from writing).
     func reopen() async throws -> Repository { try await Repository.open(store: store, password: password) }
+
+    /// Deletes a pack that holds file data, rebuilds the index without it, and rewrites the snapshots
+    /// that lost data (removing the originals): what an operator does after a lost pack.
+    func loseADataPackAndRepair() async throws -> RepairReport {
+        let repo = try await reopen()
+        try await repo.loadIndex()
+        let lost = repo.allBlobLocations().first { $0.entry.type == .data }!.pack
+        try await store.delete(Pack.key(lost))
+        _ = try await Repairer(repository: try await reopen()).repairIndex()
+        return try await Repairer(repository: try await reopen()).repairSnapshots(forgetOriginals: true)
+    }
 
     func packKeys() async throws -> [String] { try await store.list(prefix: "data/").map(\.key) }
 
