@@ -32,6 +32,12 @@ extension PostgresTests {
             #expect(failed.status == 1 && failed.err.contains("rolled back"), "\(failed)")
             #expect(try PG.value(into, "SELECT count(*) FROM pg_tables WHERE tablename = 'a'") == "0", "half-restored: \(failed)")
 
+            // One table, into a fresh database: its size is reported (it used to say "0 B").
+            let one = try await s.kuraOK(["restore-db", "latest:\(db)", "--into", into + "_one", "--create", "--table", "public.a", "--json"]).jsonObject()
+            defer { PG.dropDatabase(into + "_one") }
+            #expect(((one["result"] as? [String: Any])?["bytes"] as? Int ?? 0) > 0, "\(one)")
+            #expect(try PG.value(into + "_one", "SELECT count(*) FROM a") == "100")
+
             // With --clean it replaces what is there.
             try PG.sql(into, "DROP VIEW b")
             try await s.kuraOK(["restore-db", "latest:\(db)", "--into", into, "--clean"])
