@@ -28,6 +28,9 @@ public struct DatabaseRestoreOptions: Sendable {
     public var temporaryDirectory: String?
     /// pg_restore --no-owner --no-privileges (verify-restore uses it: roles need not exist).
     public var noOwner = false
+    /// With `tables`: also restore the tables their foreign keys refer to (otherwise those foreign
+    /// keys are left out, with a warning).
+    public var withDependencies = false
     public var tools = PostgresTools()
 
     public init(into: String) { self.into = into }
@@ -194,7 +197,30 @@ public struct DatabaseRestorer: Sendable {
             var common = [programPath, "--exit-on-error", "--no-password", "-d", target.childConninfo]
             if options.clean && !options.create { common += ["--clean", "--if-exists"] }
             if options.noOwner { common += ["--no-owner", "--no-privileges"] }
-            let runs = DatabaseRestorer.selections(tables: options.tables, schema: options.schema)
+            var runs = DatabaseRestorer.selections(tables: options.tables, schema: options.schema)
+            // Single tables: what they need, chosen from the dump's table of contents (see TableSelection).
+            var listFile: String?
+            defer { if let listFile { unlink(listFile) } }
+            if !options.tables.isEmpty {
+                let (_, _, listing) = try await streamer.feed(dump, into: [programPath, "-l", "-v"], environment: target.childEnvironment,
+                                                              what: "reading the table of contents of '\(db.name)'", keepingOutput: true)
+                let wanted = options.tables.map { t -> (schema: String?, name: String) in
+                    if let dot = t.firstIndex(of: ".") { return (String(t[..<dot]), String(t[t.index(after: dot)...])) }
+                    return (options.schema, t)
+                }
+                let probe = try PostgresConnection(target)
+                let choice = TableSelection(listing: String(decoding: listing, as: UTF8.self), knownTables: db.tables.map { ($0.schema, $0.name) })
+                    .choose(tables: wanted, withDependencies: options.withDependencies, freshDatabase: options.create, schemaExists: { schema in
+                        (try? probe.value("SELECT count(*) FROM pg_catalog.pg_namespace WHERE nspname = $1", [schema])) == "1"
+                    }, tableExists: { schema, name in
+                        (try? probe.value("SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = $1 AND tablename = $2", [schema, name])) == "1"
+                    })
+                probe.close()
+                for w in choice.skipped { warnings.append(w); note(w) }
+                let file = try writeTemporaryFile(Array(choice.list.utf8), directory: options.temporaryDirectory, name: "kura-toc")
+                listFile = file
+                runs = [["--use-list=\(file)"]]
+            }
             if options.jobs > 1 {
                 let file = try await copyToTemporaryFile(dump, directory: options.temporaryDirectory)
                 defer { unlink(file) }
@@ -231,6 +257,20 @@ public struct DatabaseRestorer: Sendable {
             if e.hint == nil { e.hint = options.create ? "drop '\(options.into)' or rerun with --clean" : "fix the cause and run it again" }
             throw e
         }
+    }
+
+    /// A small 0600 temporary file with `bytes` (a pg_restore list file).
+    func writeTemporaryFile(_ bytes: [UInt8], directory: String?, name: String) throws -> String {
+        let dir = directory ?? ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+        var template = Array((dir + "/\(name)-XXXXXX").utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard fd >= 0 else { throw KuraError(.io, "cannot create a temporary file in \(dir): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        let path = String(decoding: template.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        fchmod(fd, 0o600)
+        let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        guard written == bytes.count else { unlink(path); throw KuraError(.io, "cannot write \(path)") }
+        return path
     }
 
     /// For pg_restore -j, which seeks: the dump in a 0600 temporary file.

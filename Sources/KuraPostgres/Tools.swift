@@ -104,11 +104,19 @@ extension ContentStreamer {
     /// tail quoted in the error. Throws unless the child exits 0; a child that stops reading early is
     /// judged by its exit status. Returns the bytes written and the child's outcome.
     func feed(_ node: Node, into argv: [String], environment: [String: String], what: String) async throws -> (bytes: UInt64, result: ChildResult) {
+        let (bytes, result, _) = try await feed(node, into: argv, environment: environment, what: what, keepingOutput: false)
+        return (bytes, result)
+    }
+
+    /// `feed`, also returning the child's standard output when `keepingOutput` (for listings such as
+    /// `pg_restore -l`; at most 64 MiB are kept).
+    func feed(_ node: Node, into argv: [String], environment: [String: String], what: String,
+              keepingOutput: Bool) async throws -> (bytes: UInt64, result: ChildResult, output: [UInt8]) {
         let written = ByteCount()
         let content = node.content
         let streamer = self
-        let command = ChildCommand(argv, environment: environment, stderrTailBytes: 16 << 10, passStderrThrough: true)
-        let (_, result) = try await ProcessRunner.stream(command, input: .producer { writer in
+        let command = ChildCommand(argv, environment: environment, stderrTailBytes: 16 << 10, passStderrThrough: !keepingOutput)
+        let (output, result) = try await ProcessRunner.stream(command, input: .producer { writer in
             do {
                 try await streamer.stream(content) { bytes in
                     guard try await writer.write(bytes) else { throw InputClosed() }
@@ -118,9 +126,11 @@ extension ContentStreamer {
                 // The child stopped reading: its exit status decides.
             }
         }) { output in
-            for try await _ in output {}
+            var kept: [UInt8] = []
+            for try await chunk in output where keepingOutput && kept.count < 64 << 20 { kept += chunk }
+            return kept
         }
         try result.requireSuccess(what)
-        return (written.total, result)
+        return (written.total, result, output)
     }
 }

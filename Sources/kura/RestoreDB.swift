@@ -25,7 +25,8 @@ struct RestoreDB: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Database to restore into.", valueName: "name")) var into: String
     @Flag(name: .long, help: "Create the database first (from template0, with the recorded encoding and locale).") var create = false
     @Flag(name: .long, help: "With --create: drop the database first if it exists. Without: drop each restored object before recreating it.") var clean = false
-    @Option(name: .long, help: ArgumentHelp("Restore only this table (repeatable): TABLE or SCHEMA.TABLE.", valueName: "table")) var table: [String] = []
+    @Option(name: .long, help: ArgumentHelp("Restore only this table (repeatable): TABLE or SCHEMA.TABLE. Brings what the table needs: its schema (if missing), owned sequences with their values, defaults, indexes, constraints, triggers, comments and grants; a foreign key to a table not restored is left out with a warning.", valueName: "table")) var table: [String] = []
+    @Flag(name: .long, help: "With --table: also restore the tables that its foreign keys refer to.") var withDependencies = false
     @Option(name: .long, help: ArgumentHelp("Restore only this schema (and look up unqualified --table names in it).", valueName: "schema")) var schema: String?
     @Option(name: .long, help: ArgumentHelp("Restore to this server instead of the recorded one (libpq connection string).", valueName: "dsn")) var postgres: String?
     @Flag(name: .long, help: "Also apply the roles and tablespaces (pg_dumpall --globals-only) first; existing roles give errors that are reported and skipped.") var globals = false
@@ -44,6 +45,7 @@ struct RestoreDB: AsyncParsableCommand {
             options.clean = clean
             options.tables = table
             options.schema = schema
+            options.withDependencies = withDependencies
             options.dsn = try postgres.map { try PostgresDSN($0) }
             options.globals = globals
             options.jobs = jobs
