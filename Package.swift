@@ -63,7 +63,7 @@ let package = Package(
         .target(name: "KuraChunker", dependencies: ["KuraCore"]),
         .target(name: "KuraCrypto", dependencies: ["KuraCore", "CCrypto"]),
         .target(name: "KuraCompression", dependencies: ["KuraCore", "CZstd", "CZlib"]),
-        .target(name: "KuraStore", dependencies: ["KuraCore"]),
+        .target(name: "KuraStore", dependencies: ["KuraCore", "CKuraSystem"]),
         .target(name: "KuraTar", dependencies: ["KuraCore"]),
         .target(name: "KuraFileSystem", dependencies: ["KuraCore", "CKuraSystem"]),
         .target(name: "KuraRepository",

@@ -10,6 +10,13 @@
 
 /// O_NOATIME (fcntl.h, GNU): do not update the access time when reading.
 static inline int kura_o_noatime(void) { return 01000000; }
+/// O_DIRECT (fcntl.h, GNU): write around the page cache (LocalStore's large objects). Its value
+/// differs between architectures.
+#if defined(__aarch64__) || defined(__arm__) || defined(__powerpc__)
+static inline int kura_o_direct(void) { return 0200000; }
+#else
+static inline int kura_o_direct(void) { return 040000; }
+#endif
 /// SEEK_DATA / SEEK_HOLE (unistd.h, GNU): find the data and holes of a sparse file.
 static inline int kura_seek_data(void) { return 3; }
 static inline int kura_seek_hole(void) { return 4; }

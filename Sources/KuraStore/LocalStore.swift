@@ -67,6 +67,10 @@ public final class LocalStore: ObjectStore {
     /// Durable when it returns (local: temp file in the same directory, write, fsync, rename, fsync the directory).
     /// Creates missing directories (0700); throws ``ObjectStoreError/Code/alreadyExists`` if the key clashes
     /// with an object where a directory is needed, or with objects stored below it.
+    /// Objects at least this large are written with direct I/O (see `SystemCall.writeDirect`);
+    /// `KURA_DIRECT_IO=0` turns it off (for a file system that handles direct I/O badly, and to measure).
+    static let directWriteThreshold = getenv("KURA_DIRECT_IO").map { String(cString: $0) } == "0" ? Int.max : 1 << 20
+
     public func put(_ key: String, data: [UInt8]) async throws {
         let key = try ObjectKey(key, location: location)
         // write + fsync blocks for milliseconds: do it on a thread of its own, not on one of the few
@@ -110,7 +114,10 @@ public final class LocalStore: ObjectStore {
         try faultInjection?(.temporaryFileCreated)
         do {
             try SystemCall.run("fchmod") { fchmod(fd, 0o600) }
-            try SystemCall.write(fd, data)
+            // Large objects (packs) bypass the page cache where the file system allows it.
+            var direct = false
+            if data.count >= Self.directWriteThreshold { direct = try SystemCall.writeDirect(fd, data) }
+            if !direct { try SystemCall.write(fd, data) }
         } catch {
             throw failure(error, "cannot write temporary file", key)
         }

@@ -7,6 +7,29 @@ import KuraTestSupport
 /// What only a file-system store has: modes, temporary files, durability paths, full and read-only disks.
 @Suite("LocalStore")
 struct LocalStoreTests {
+    @Test("large objects are written around the page cache (direct I/O) with their exact length and bytes, odd sizes included")
+    func directWrites() async throws {
+        let scratch = try TemporaryFolder("kura-store-tests")
+        defer { scratch.remove() }
+        let store = try LocalStore(path: scratch.path + "/store", create: true)
+        for size in [1 << 20, 1 << 20 + 1, 3 << 20 + 4095, 5 << 20 + 12_345] {
+            let bytes = randomBytes(size, seed: UInt64(size))
+            try await store.put("data/ab/size\(size)", data: bytes)
+            // Around the page cache: the object just written has (almost) nothing resident (fincore,
+            // util-linux; checked before it is read back, which brings it in).
+            let path = scratch.path + "/store/data/ab/size\(size)"
+            let fincore = try TestProcess.command(["fincore", "--bytes", "--noheadings", "--output", "RES", path])
+            if fincore.status == 0, let resident = Int(fincore.out.trimmingCharacters(in: .whitespacesAndNewlines)) {
+                #expect(resident <= 8192, "\(resident) bytes of a direct-written \(size)-byte object are in the page cache")
+            }
+            #expect(try await store.get("data/ab/size\(size)") == bytes)
+            #expect(try await store.stat("data/ab/size\(size)").size == size)
+            var st = stat()
+            #expect(stat(path, &st) == 0 && Int(st.st_size) == size)
+        }
+        #expect(try FolderContents.temporaryFiles(below: scratch.path + "/store").isEmpty)
+    }
+
     @Test("opening a missing root without create is notFound")
     func missingRoot() throws {
         let scratch = try TemporaryFolder("kura-store-tests")
