@@ -56,8 +56,8 @@ test: test-deps
 	$(SWIFT) build --build-tests
 	@# The PostgreSQL tests run on their own, after the rest: their libpq calls block the two threads of the
 	@# cooperative pool for seconds at a time, which would stretch the time limits other tests measure.
-	@export KURA_PG_TEST_DIR=$(PG_TEST_DIR); Tests/KuraPostgresTests/pg-test-server.sh start && \
-	  { $(SWIFT) test --skip-build --skip KuraPostgresTests && KURA_PG_TESTS=1 $(SWIFT) test --skip-build --filter KuraPostgresTests; \
+	@export KURA_PG_TEST_DIR=$(PG_TEST_DIR) KURA_PG_TESTS=1; Tests/KuraPostgresTests/pg-test-server.sh start && \
+	  { $(SWIFT) test --skip-build --skip KuraPostgresTests && $(SWIFT) test --skip-build --filter KuraPostgresTests; \
 	    rc=$$?; Tests/KuraPostgresTests/pg-test-server.sh stop; exit $$rc; }
 
 bench:
