@@ -207,6 +207,7 @@ struct CopyTests {
     func killedCopyResumes() async throws {
         try await withSandbox { s in
             // Small chunks and 1 MiB packs in the target: an index file every 4 packs, many during the copy.
+            // Killed after 7 index files (28 of about 46 packs), the second run must send less than half.
             try await s.kuraOK(["init", "-q", "--chunk-min", "64", "--chunk-avg", "256", "--chunk-max", "1024"])
             let src = s.path("src")
             try FileManager.default.createDirectory(atPath: src, withIntermediateDirectories: true)
@@ -217,17 +218,17 @@ struct CopyTests {
             try await initTarget(s, target, ["--pack-size", "1"])
 
             let child = try FaultChild.kura(s, ["copy", "--to", target])
-            let sent = await child.kill9(when: { faultObjects(target, "index").count >= 3 }, timeout: 120)
+            let sent = await child.kill9(when: { faultObjects(target, "index").count >= 7 }, timeout: 120)
             let exit = await child.wait()
             try #require(sent, "the copy ended before it could be killed: \(exit)")
             #expect(faultObjects(target, "snapshots").isEmpty, "a killed copy committed a snapshot")
             let packsBefore = faultObjects(target, "data").count
-            #expect(packsBefore >= 12)
+            #expect(packsBefore >= 28, "\(packsBefore) packs before the kill")
 
             let resumed = try await copy(s, to: target)
             #expect(number(resumed, "snapshotsCopied") == 1, "\(resumed)")
             let bytes = number(resumed, "bytesCopied")
-            #expect(bytes > 0 && bytes < size * 3 / 4, "the second run copied \(bytes) of \(size) bytes")
+            #expect(bytes > 0 && bytes < size / 2, "the second run copied \(bytes) of \(size) bytes")
             let check = try await s.kura(["check", "--read-data"], repo: .path(target))
             #expect(check.status == 0, "\(check)")
             let restored = s.path("restored")
