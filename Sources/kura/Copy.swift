@@ -20,7 +20,7 @@ struct Copy: AsyncParsableCommand {
         The target's password: --to-password-file, else $KURA_TO_PASSWORD_FILE, else the source's password.
           kura copy --to /mnt/offsite/kura
           kura copy --to /mnt/offsite/kura latest --verify-data
-          kura copy --to /mnt/offsite/kura --source app-db --to-password-file /etc/kura/offsite-password
+          kura copy --to /mnt/offsite/kura --source app --to-password-file pw-off
           kura copy --to /mnt/offsite/kura --tag daily --json
 
         Exit codes: 10 when either repository does not exist, 11 when either is locked against the copy (a gc or forget holding it), 12 when a password does not open it.
