@@ -63,6 +63,14 @@ public struct Copier: Sendable {
                 var report = initial
                 let selected = try await select()
                 try await target.loadIndex()
+                // The target's index must not vouch for packs its storage lost (a `kura check` there
+                // leaves a marker): the blobs in them are copied again instead of being skipped.
+                let lost = try await target.verifyIndexBeforeBackup(force: false)
+                if !lost.isEmpty {
+                    let warning = "the target's index listed \(lost.count) pack(s) its storage no longer holds (found by `kura check`); they were dropped from its index, and their blobs are copied again"
+                    report.warnings.append(warning)
+                    progress?("warning: " + warning)
+                }
                 let existing = try await target.listSnapshots()
                 // A source snapshot is already in the target when a target snapshot records it as its
                 // origin, or when the source snapshot is itself a copy of one of the target's snapshots.

@@ -237,4 +237,32 @@ struct CopyTests {
             #expect(try RawFS.read(Array((restored + src + "/large.bin").utf8)) == randomBytes(size, seed: 11))
         }
     }
+
+    @Test("a target that lost a pack: after check finds it and the damaged copy is forgotten, copying again re-sends the lost blobs instead of trusting the index")
+    func targetThatLostAPackGetsItBack() async throws {
+        try await withRepository { s in
+            let src = try makeSampleTree(at: s.path("src"))
+            try await s.backup([src])
+            let target = s.path("offsite")
+            try await initTarget(s, target)
+            try await copy(s, to: target)
+            // Lose the largest pack of the target (data, not trees).
+            let packs = faultObjects(target, "data").map { target + "/" + $0 }
+            let largest = try #require(packs.max { (try? FileManager.default.attributesOfItem(atPath: $0)[.size] as? Int) ?? 0 < (try? FileManager.default.attributesOfItem(atPath: $1)[.size] as? Int) ?? 0 })
+            try FileManager.default.removeItem(atPath: largest)
+            let check = try await s.kura(["check"], repo: .path(target))
+            #expect(check.status == 1, "\(check)")
+            let copies = snapshotIDs(try await snapshots(s, target))
+            let forget = try await s.kura(["forget", String(try #require(copies.first).prefix(8))], repo: .path(target))
+            try #require(forget.status == 0, "\(forget)")
+
+            let again = try await s.kura(["copy", "--to", target, "--json"])
+            try #require(again.status == 0, "\(again)")
+            let report = try again.jsonObject()
+            #expect(number(report, "snapshotsCopied") == 1 && number(report, "bytesCopied") > 2_000_000, "\(report)")
+            #expect(again.err.contains("no longer holds"), "\(again)")
+            let recheck = try await s.kura(["check", "--read-data"], repo: .path(target))
+            #expect(recheck.status == 0, "\(recheck)")
+        }
+    }
 }
