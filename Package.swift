@@ -20,6 +20,7 @@
 //   KuraRestorer                restore, cat, dump, ls, diff, stats
 //   KuraChecker                 check: structure, and data with --read-data
 //   KuraMaintenance             forget (retention), gc, repair
+//   KuraCopier                  copy: snapshots and the blobs a target repository lacks, without re-chunking
 //   CCurl                       system-library shim for libcurl (libcurl4-openssl-dev)
 //   KuraCurl                    the one HTTP client (libcurl easy handles: SMTP, webhooks, Docker over a Unix socket)
 //   KuraNotify                  run reports (text/HTML/JSON), SMTP/sendmail/webhook channels, logging (swift-log)
@@ -72,6 +73,7 @@ let package = Package(
         .target(name: "KuraRestorer", dependencies: ["KuraRepository", "KuraFileSystem", "KuraTar", "KuraCompression"]),
         .target(name: "KuraChecker", dependencies: ["KuraRepository", "KuraCrypto", "KuraStore"]),
         .target(name: "KuraMaintenance", dependencies: ["KuraCore", "KuraRepository", "KuraChecker", "KuraStore"]),
+        .target(name: "KuraCopier", dependencies: ["KuraCore", "KuraRepository"]),
         .target(name: "KuraPostgres", dependencies: ["KuraRepository", "KuraArchiver", "KuraRestorer", "KuraTar", "KuraProcess", "CLibPQ"]),
         .target(name: "KuraCurl", dependencies: ["CCurl", "KuraCore"]),
         .target(name: "KuraNotify", dependencies: [
@@ -83,7 +85,7 @@ let package = Package(
             .product(name: "TOMLKit", package: "TOMLKit"), .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "kura", dependencies: [
-            "KuraArchiver", "KuraRestorer", "KuraChecker", "KuraMaintenance", "KuraPostgres", "CKuraSystem", "KuraOperations", "KuraNotify",
+            "KuraArchiver", "KuraRestorer", "KuraChecker", "KuraMaintenance", "KuraCopier", "KuraPostgres", "CKuraSystem", "KuraOperations", "KuraNotify",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),

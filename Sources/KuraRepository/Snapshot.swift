@@ -52,12 +52,16 @@ public struct Snapshot: Codable, Sendable, Equatable {
     public var summary: Summary?
     /// "kura 0.1.0".
     public var program: String
+    /// For a snapshot written by `kura copy`: the id (hex) of the snapshot it was copied from, in the
+    /// source repository. A copy skips source snapshots that a target snapshot already records here.
+    /// Absent in snapshots made by a backup (and in those of older versions).
+    public var copiedFrom: String?
 
     /// The snapshot's id once stored or loaded (not part of the stored JSON).
     public var id: BlobID?
 
     enum CodingKeys: String, CodingKey {
-        case version, time, host, username, paths, tags, tree, parent, excludes, source, command, incomplete, errors, summary, program
+        case version, time, host, username, paths, tags, tree, parent, excludes, source, command, incomplete, errors, summary, program, copiedFrom
     }
 
     public init(time: Date, host: String, username: String, paths: [String], tree: BlobID, program: String) {

@@ -47,7 +47,7 @@ struct Kura: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [Init.self, Backup.self, Snapshots.self, Ls.self, Cat.self, Restore.self, Dump.self,
                       Diff.self, Stats.self, Check.self, Forget.self, GC.self, Repair.self, Unlock.self, Key.self,
-                      Run.self, ConfigCommand.self, ScheduleCommand.self, Status.self, ImportLegacy.self,
+                      Copy.self, Run.self, ConfigCommand.self, ScheduleCommand.self, Status.self, ImportLegacy.self,
                       RestoreDB.self, VerifyRestore.self, RestorePhysical.self]
     )
 }

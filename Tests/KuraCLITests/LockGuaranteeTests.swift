@@ -63,6 +63,8 @@ struct LockGuaranteeTests {
             try FileManager.default.createDirectory(atPath: legacy, withIntermediateDirectories: true)
             let dump = s.path("legacy/app_2024-01-02.sql.gz")
             _ = try await s.run("sh", ["-c", "echo 'select 1;' | gzip > \(dump)"])
+            let offsite = s.path("offsite")
+            try #require(try await s.kura(["init", "-q"], repo: .path(offsite)).status == 0)
             let writers: [(String, [String], [String: String])] = [
                 ("backup", ["backup", src], [:]),
                 ("backup --stdin-from-command", ["backup", "--stdin-filename", "x.out", "--stdin-from-command", "--", "echo", "hello"], [:]),
@@ -74,6 +76,7 @@ struct LockGuaranteeTests {
                 ("key add", ["key", "add"], ["KURA_NEW_PASSWORD_FILE": newPassword]),
                 ("key passwd", ["key", "passwd"], ["KURA_NEW_PASSWORD_FILE": newPassword]),
                 ("check", ["check"], [:]),
+                ("copy (from the locked repository)", ["copy", "--to", offsite], [:]),
                 ("import-legacy", ["import-legacy", legacy, "--config", cfg, "--source", "files"], [:]),
             ]
             try await repo.withLock(.exclusive) { _ in
