@@ -10,8 +10,8 @@
 //   KuraCore                    the one error model (KuraError), termination actions (signals), Gregorian day arithmetic, AsyncLimiter
 //   KuraProcess                 the one child-process runner (process group, timeout, env filter, stderr tail; swift-subprocess)
 //   KuraChunker                 pure FastCDC, sequential and exact-parallel
-//   KuraStore                   ObjectStore protocol, local and in-memory stores, location → store (StoreFactory),
-//                               retry and request-limit wrappers
+//   KuraStore                   ObjectStore protocol, local, in-memory and S3 stores (S3 over KuraCurl, SigV4 with
+//                               KuraCrypto), location → store (StoreFactory), retry and request-limit wrappers
 //   KuraStoreTesting            (Tests/KuraStoreTesting) the conformance suite every store runs, fault-injecting stores
 //   KuraTar                     pure tar (ustar + PAX) writer and reader
 //   KuraFileSystem              POSIX file access by directory fd (*at calls), metadata, xattrs
@@ -63,7 +63,7 @@ let package = Package(
         .target(name: "KuraChunker", dependencies: ["KuraCore"]),
         .target(name: "KuraCrypto", dependencies: ["KuraCore", "CCrypto"]),
         .target(name: "KuraCompression", dependencies: ["KuraCore", "CZstd", "CZlib"]),
-        .target(name: "KuraStore", dependencies: ["KuraCore"]),
+        .target(name: "KuraStore", dependencies: ["KuraCore", "KuraCrypto", "KuraCurl"]),
         .target(name: "KuraTar", dependencies: ["KuraCore"]),
         .target(name: "KuraFileSystem", dependencies: ["KuraCore", "CKuraSystem"]),
         .target(name: "KuraRepository",
@@ -89,7 +89,7 @@ let package = Package(
         ]),
 
         // Shared test helpers: a plain library target (not a test target) under Tests/, linked only by test targets.
-        .target(name: "KuraTestSupport", path: "Tests/KuraTestSupport"),
+        .target(name: "KuraTestSupport", path: "Tests/KuraTestSupport", exclude: ["S3/s3_test_server.py"]),
 
         .testTarget(name: "KuraChunkerTests", dependencies: ["KuraTestSupport", "KuraChunker"], resources: [.copy("Vectors")]),
         .testTarget(name: "KuraCryptoTests", dependencies: ["KuraTestSupport", "KuraCrypto", "KuraCompression"]),
