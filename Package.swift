@@ -96,7 +96,7 @@ let package = Package(
         // Not a test target, so that the tests of every store (and of future ones) can run the one suite;
         // plain throwing functions, no test framework, so it builds wherever KuraStore builds.
         .target(name: "KuraStoreTesting", dependencies: ["KuraStore"], path: "Tests/KuraStoreTesting"),
-        .testTarget(name: "KuraStoreTests", dependencies: ["KuraTestSupport", "KuraCore", "KuraStore", "KuraStoreTesting"]),
+        .testTarget(name: "KuraStoreTests", dependencies: ["KuraTestSupport", "KuraCore", "KuraCrypto", "KuraStore", "KuraStoreTesting"]),
         .testTarget(name: "KuraProcessTests", dependencies: ["KuraTestSupport", "KuraProcess", "KuraCore"]),
         .testTarget(name: "KuraTarTests", dependencies: ["KuraTestSupport", "KuraTar"]),
         .testTarget(name: "KuraRepositoryTests", dependencies: ["KuraTestSupport", "KuraRepository", "KuraArchiver", "KuraRestorer"]),

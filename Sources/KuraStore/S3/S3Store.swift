@@ -232,6 +232,8 @@ public final class S3Store: ObjectStore {
         let url = "\(s3.scheme.rawValue)://\(hostHeader)\(path)" + (queryString.isEmpty ? "" : "?" + queryString)
         var headers: [(String, String)] = [("Host", hostHeader)]
         if let range { headers.append(("Range", "bytes=\(range.lowerBound)-\(range.upperBound)")) }
+        // libcurl sends a body as a form post unless told otherwise; S3 stores the type with the object.
+        if body != nil { headers.append(("Content-Type", "application/octet-stream")) }
         let payloadHash = S3Signer.hex(SHA256.hash(body ?? []))
         let signed = signer.sign(method: method, path: path, query: query, headers: headers, payloadHash: payloadHash,
                                  amzDate: S3Signer.now())
