@@ -56,7 +56,7 @@ public enum Resources {
         let logger = Logger(label: "kura.store")
         let options = StoreOptions(onRetry: { retry in
             logger.warning("retrying a storage request", metadata: ["repository": .string(location), "retry": .string("\(retry)")])
-        })
+        }, s3: S3Options(environment: env.variables))   // S3 credentials from the run's environment
         do {
             return try StoreFactory.open(location, options: options)
         } catch var e as KuraError where e.code == .noRepository {

@@ -140,7 +140,7 @@ public final class S3Store: ObjectStore {
 
     public func stat(_ key: String) async throws -> ObjectInfo {
         let key = try ObjectKey(key, location: location)
-        let response = try await send("HEAD", key: key.string)
+        let response = try await head(key.string)
         guard response.status == 200 else { throw failure(response, key: key.string, operation: "stat") }
         guard let size = response.header("Content-Length").flatMap({ Int($0) }) else {
             throw ObjectStoreError(.io, key: key.string, location: location, message: "the answer to HEAD has no Content-Length")
@@ -163,6 +163,16 @@ public final class S3Store: ObjectStore {
         return result
     }
 
+    /// A HEAD of `key`. A HEAD answer has no body, so a 403 gives no reason: then one GET of a byte
+    /// fetches the error document that says whether the key id is unknown, the signature wrong, or a
+    /// policy forbids the read.
+    private func head(_ key: String) async throws(ObjectStoreError) -> HTTPResponse {
+        let response = try await send("HEAD", key: key)
+        guard response.status == 403 else { return response }
+        let detail = try await send("GET", key: key, range: 0...0)
+        return detail.status == 403 ? detail : response
+    }
+
     // MARK: the object/directory rule
 
     private func checkNoClash(_ key: ObjectKey) async throws {
@@ -171,7 +181,7 @@ public final class S3Store: ObjectStore {
             level += level.isEmpty ? String(component) : "/" + component
             let full = fullKey(level)
             if knownDirectories.withLock({ $0.contains(full) }) { continue }
-            let response = try await send("HEAD", key: level)
+            let response = try await head(level)
             switch response.status {
             case 200:
                 throw ObjectStoreError(.alreadyExists, key: key.string, location: location,
