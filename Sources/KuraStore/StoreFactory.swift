@@ -35,13 +35,39 @@ public enum StoreFactory {
     /// read-only, …). Opening an S3 location sends no request: a missing bucket or prefix shows at the
     /// first read (the repository's `config`), as notFound.
     public static func open(_ location: String, create: Bool = false, options: StoreOptions = StoreOptions()) throws -> any ObjectStore {
-        try open(StoreLocation(parsing: location), create: create, options: options)
+        if let virtualHost = try virtualHostLocation(location, options: options) {
+            var options = options
+            options.s3.addressing = .virtualHost
+            return try open(.s3(virtualHost), create: create, options: options)
+        }
+        return try open(StoreLocation(parsing: location), create: create, options: options)
+    }
+
+    /// With an S3 endpoint given (`--s3-endpoint`), `s3://BUCKET[/PREFIX]` names a bucket at that
+    /// endpoint, addressed virtual-host style (the AWS command line's form); without one, `s3://` is
+    /// restic's `s3://HOST/BUCKET[/PREFIX]`. Nil for every other location.
+    static func virtualHostLocation(_ location: String, options: StoreOptions) throws(StoreLocationError) -> S3Location? {
+        guard var endpoint = options.s3.endpoint, !endpoint.isEmpty, location.hasPrefix("s3://") else { return nil }
+        if !endpoint.hasPrefix("https://") && !endpoint.hasPrefix("http://") { endpoint = "https://" + endpoint }
+        while endpoint.hasSuffix("/") { endpoint.removeLast() }
+        if endpoint.dropFirst(endpoint.hasPrefix("https://") ? 8 : 7).contains("/") {
+            throw StoreLocationError(options.s3.endpoint!, "an S3 endpoint is scheme://host[:port], without a path")
+        }
+        do {
+            return try S3Location(parsing: "s3:" + endpoint + "/" + location.dropFirst(5))
+        } catch {
+            throw StoreLocationError(location, error.message + " (with the S3 endpoint \(endpoint))", hint: error.hint)
+        }
     }
 
     /// Parses `location` and, for S3, finds the credentials, without sending anything: for commands
     /// that ask for a password before they open the store (`init`).
     @discardableResult
     public static func check(_ location: String, options: StoreOptions = StoreOptions()) throws -> StoreLocation {
+        if let virtualHost = try virtualHostLocation(location, options: options) {
+            _ = try S3Store(virtualHost, options: options.s3)
+            return .s3(virtualHost)
+        }
         let parsed = try StoreLocation(parsing: location)
         if case .s3(let s3) = parsed { _ = try S3Store(s3, options: options.s3) }
         return parsed

@@ -241,3 +241,30 @@ final class Counter: @unchecked Sendable {
     func add(_ n: Int) { lock.lock(); count += n; lock.unlock() }
     var value: Int { lock.lock(); defer { lock.unlock() }; return count }
 }
+
+@Suite("S3 store: virtual-host addressing")
+struct S3VirtualHostTests {
+    @Test("with an endpoint, s3://BUCKET/PREFIX is addressed as BUCKET.host (curl resolves *.localhost to loopback)")
+    func virtualHost() async throws {
+        let server = try S3TestServer.shared
+        var s3 = StoreKind.s3Options
+        s3.endpoint = "http://localhost:\(server.port)"
+        let prefix = S3TestServer.uniquePrefix("vh")
+        let store = try StoreFactory.open("s3://\(S3TestServer.bucket)/\(prefix)", options: StoreOptions(s3: s3))
+        #expect(store.location == "s3:http://localhost:\(server.port)/\(S3TestServer.bucket)/\(prefix)")
+        try await store.put("data/00/x", data: [1, 2, 3])
+        #expect(try await store.get("data/00/x") == [1, 2, 3])
+        #expect(try await store.list(prefix: "").map(\.key) == ["data/00/x"])
+        // The same object, seen path-style.
+        let pathStyle = try S3Store(try S3Location(parsing: server.location(prefix: prefix)), options: StoreKind.s3Options)
+        #expect(try await pathStyle.get("data/00/x") == [1, 2, 3])
+        // Without an endpoint, s3://HOST/BUCKET is restic's form: the first component is the host.
+        #expect(try StoreFactory.open("s3://\(S3TestServer.bucket)/\(prefix)", options: StoreOptions(s3: StoreKind.s3Options)).location
+                == "s3:https://\(S3TestServer.bucket)/\(prefix)")
+        #expect(throws: StoreLocationError.self) {
+            var bad = StoreKind.s3Options
+            bad.endpoint = "https://host/path"
+            _ = try StoreFactory.open("s3://bucket/p", options: StoreOptions(s3: bad))
+        }
+    }
+}

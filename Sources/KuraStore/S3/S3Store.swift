@@ -16,6 +16,9 @@ public struct S3Options: Sendable {
 
     /// The signing region; nil: `AWS_REGION`, else `AWS_DEFAULT_REGION`, else `us-east-1`.
     public var region: String?
+    /// The service endpoint (`https://host[:port]`) for locations of the form `s3://BUCKET[/PREFIX]`,
+    /// which are then addressed virtual-host style (`https://BUCKET.host/key`); see ``StoreFactory``.
+    public var endpoint: String?
     /// The key to sign with; nil: from ``environment`` (see ``S3Credentials/resolve(environment:for:)``).
     public var credentials: S3Credentials?
     /// Where credentials and the region are looked up; nil: the process's environment.
@@ -28,10 +31,11 @@ public struct S3Options: Sendable {
     /// Seconds one request may take in all (a 16 MiB pack at 1 MB/s fits).
     public var requestTimeoutSeconds: Int
 
-    public init(region: String? = nil, credentials: S3Credentials? = nil, environment: [String: String]? = nil,
+    public init(region: String? = nil, endpoint: String? = nil, credentials: S3Credentials? = nil, environment: [String: String]? = nil,
                 addressing: Addressing = .path, maxConcurrentRequests: Int = 8, maxKeysPerList: Int = 1000,
                 requestTimeoutSeconds: Int = 120) {
         self.region = region
+        self.endpoint = endpoint
         self.credentials = credentials
         self.environment = environment
         self.addressing = addressing
@@ -258,7 +262,7 @@ public final class S3Store: ObjectStore {
         } catch {
             // The handle may be in any state after a failed transfer: drop it, with its connection.
             throw ObjectStoreError(.unavailable, key: key ?? query.first(where: { $0.0 == "prefix" })?.1, location: location,
-                                   message: "\(method) request failed: \(error)", cause: error as? any Error & Sendable)
+                                   message: "\(method) request failed: \(error)", cause: error)
         }
     }
 
