@@ -8,7 +8,8 @@ import Testing
 struct S3EndToEndTests {
     @Test("init, backup, snapshots, restore (byte for byte), check --read-data, forget, gc against s3:http://…")
     func lifecycle() async throws {
-        let server = try S3TestServer.shared
+        let server = try S3TestServer()   // its own, so that the request counts are this test's alone
+        defer { server.stop() }
         try await withSandbox { s in
             let location = server.location(prefix: S3TestServer.uniquePrefix("cli") + "/repo")
             let env = S3TestServer.environment
