@@ -81,6 +81,27 @@ struct S3EndToEndTests {
         }
     }
 
+    @Test("a server that fails one request in five (503 SlowDown) and resets one in seven: backup, check --read-data and restore still succeed")
+    func faultyServer() async throws {
+        let server = try S3TestServer()
+        defer { server.stop() }
+        try await withSandbox { s in
+            let location = server.location(prefix: "faulty/repo")
+            let env = S3TestServer.environment
+            let src = try makeSampleTree(at: s.path("src"))
+            let before = try scanTree(src)
+            try server.setFaults(failEvery: 5, resetEvery: 7)
+            for args in [["init", "-q"], ["backup", "-q", src], ["check", "--read-data"], ["restore", "latest", "--target", s.path("out"), "-q"]] {
+                let r = try await s.kura(args, repo: .path(location), extra: env)
+                try #require(r.status == 0, "kura \(args.joined(separator: " ")) under faults: \(r)")
+                if args[0] == "backup" { #expect(r.err.contains("retrying in"), "retries are reported: \(r)") }
+            }
+            let injected = try server.stats().injected
+            #expect(injected["slowdown", default: 0] > 5, "\(injected)")
+            #expect(treeDifferences(expected: before, actual: try scanTree(s.path("out") + src)).isEmpty)
+        }
+    }
+
     @Test("a wrong secret key: a clear permission error naming the signature check, exit status of permissionDenied")
     func wrongSecret() async throws {
         let server = try S3TestServer.shared
