@@ -3,7 +3,7 @@ SWIFT     ?= swift
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BUILD_PKGS = libssl-dev libzstd-dev zlib1g-dev libpq-dev libcurl4-openssl-dev pkg-config
 TEST_PKGS  = $(BUILD_PKGS) attr acl tar gzip python3 postgresql postgresql-client python3-pip openssl restic
-PIP_TEST_PKGS = aiosmtpd
+PIP_TEST_PKGS = aiosmtpd 'moto[server]' boto3
 KURA       = .build/release/kura
 SRC       ?= $(CURDIR)/docs/sample-tree
 DEMO_PW   ?= $(HOME)/.config/kura/demo-password
@@ -22,11 +22,12 @@ endef
 deps:
 	$(call apt_install,$(BUILD_PKGS))
 
-# The notification tests start their own SMTP server (aiosmtpd) on loopback; pip installs it
-# (with --break-system-packages only where the system Python refuses a plain install).
+# The notification tests start their own SMTP server (aiosmtpd) on loopback, the S3 tests moto behind
+# a signature-checking proxy (botocore); pip installs them (with --break-system-packages only where the
+# system Python refuses a plain install).
 test-deps:
 	$(call apt_install,$(TEST_PKGS))
-	@python3 -c 'import aiosmtpd' 2>/dev/null || python3 -m pip install -q $(PIP_TEST_PKGS) 2>/dev/null \
+	@python3 -c 'import aiosmtpd, moto.server, boto3, flask' 2>/dev/null || python3 -m pip install -q $(PIP_TEST_PKGS) 2>/dev/null \
 	  || python3 -m pip install -q --break-system-packages $(PIP_TEST_PKGS)
 
 build: deps

@@ -10,8 +10,8 @@
 //   KuraCore                    the one error model (KuraError), termination actions (signals), Gregorian day arithmetic, AsyncLimiter
 //   KuraProcess                 the one child-process runner (process group, timeout, env filter, stderr tail; swift-subprocess)
 //   KuraChunker                 pure FastCDC, sequential and exact-parallel
-//   KuraStore                   ObjectStore protocol, local and in-memory stores, location → store (StoreFactory),
-//                               retry and request-limit wrappers
+//   KuraStore                   ObjectStore protocol, local, in-memory and S3 stores (S3 over KuraCurl, SigV4 with
+//                               KuraCrypto), location → store (StoreFactory), retry and request-limit wrappers
 //   KuraStoreTesting            (Tests/KuraStoreTesting) the conformance suite every store runs, fault-injecting stores
 //   KuraTar                     pure tar (ustar + PAX) writer and reader
 //   KuraFileSystem              POSIX file access by directory fd (*at calls), metadata, xattrs
@@ -64,7 +64,7 @@ let package = Package(
         .target(name: "KuraChunker", dependencies: ["KuraCore"]),
         .target(name: "KuraCrypto", dependencies: ["KuraCore", "CCrypto"]),
         .target(name: "KuraCompression", dependencies: ["KuraCore", "CZstd", "CZlib"]),
-        .target(name: "KuraStore", dependencies: ["KuraCore", "CKuraSystem"]),
+        .target(name: "KuraStore", dependencies: ["KuraCore", "KuraCrypto", "KuraCurl", "CKuraSystem"]),
         .target(name: "KuraTar", dependencies: ["KuraCore"]),
         .target(name: "KuraFileSystem", dependencies: ["KuraCore", "CKuraSystem"]),
         .target(name: "KuraRepository",
@@ -91,14 +91,14 @@ let package = Package(
         ]),
 
         // Shared test helpers: a plain library target (not a test target) under Tests/, linked only by test targets.
-        .target(name: "KuraTestSupport", path: "Tests/KuraTestSupport"),
+        .target(name: "KuraTestSupport", path: "Tests/KuraTestSupport", exclude: ["S3/s3_test_server.py"]),
 
         .testTarget(name: "KuraChunkerTests", dependencies: ["KuraTestSupport", "KuraChunker"], resources: [.copy("Vectors")]),
         .testTarget(name: "KuraCryptoTests", dependencies: ["KuraTestSupport", "KuraCrypto", "KuraCompression"]),
         // Not a test target, so that the tests of every store (and of future ones) can run the one suite;
         // plain throwing functions, no test framework, so it builds wherever KuraStore builds.
         .target(name: "KuraStoreTesting", dependencies: ["KuraStore"], path: "Tests/KuraStoreTesting"),
-        .testTarget(name: "KuraStoreTests", dependencies: ["KuraTestSupport", "KuraCore", "KuraStore", "KuraStoreTesting"]),
+        .testTarget(name: "KuraStoreTests", dependencies: ["KuraTestSupport", "KuraCore", "KuraCrypto", "KuraStore", "KuraStoreTesting"]),
         .testTarget(name: "KuraProcessTests", dependencies: ["KuraTestSupport", "KuraProcess", "KuraCore"]),
         .testTarget(name: "KuraTarTests", dependencies: ["KuraTestSupport", "KuraTar"]),
         .testTarget(name: "KuraRepositoryTests", dependencies: ["KuraTestSupport", "KuraRepository", "KuraArchiver", "KuraRestorer"]),

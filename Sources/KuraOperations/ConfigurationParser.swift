@@ -248,8 +248,7 @@ public enum ConfigurationParser {
                 // The same parser every command uses (StoreFactory opens what it returns).
                 let location: StoreLocation?
                 do { location = try StoreLocation(parsing: r) } catch { location = nil; fail("repository", error.message, hint: error.hint) }
-                if case .s3? = location { fail("repository", "S3 repositories are not supported by this version", hint: "use a local folder (e.g. a mounted disk or NFS share)") }
-                else if location != nil, !r.hasPrefix("/") { fail("repository", "repository must be an absolute path, not \"\(r)\"", hint: "cron and systemd run kura from /") }
+                if case .local? = location, !r.hasPrefix("/") { fail("repository", "repository must be an absolute path, not \"\(r)\"", hint: "cron and systemd run kura from /") }
                 c.repository = r
             } else if t["repository"] == nil {
                 issues.append(.init(key: "repository", line: 1, column: 1, message: "the configuration names no repository", hint: "add repository = \"/backup/kura\" at the top"))

@@ -56,7 +56,8 @@ public enum Resources {
         let logger = Logger(label: "kura.store")
         let options = StoreOptions(onRetry: { retry in
             logger.warning("retrying a storage request", metadata: ["repository": .string(location), "retry": .string("\(retry)")])
-        })
+        }, s3: S3Options(endpoint: env.variables["KURA_S3_ENDPOINT"].flatMap { $0.isEmpty ? nil : $0 },
+                         environment: env.variables))   // S3 endpoint and credentials from the run's environment
         do {
             return try StoreFactory.open(location, options: options)
         } catch var e as KuraError where e.code == .noRepository {

@@ -1,6 +1,6 @@
 /// A flat store of immutable-looking objects addressed by keys: the one interface the repository layer
-/// writes against. Implementations: ``LocalStore`` (a directory tree), ``MemoryStore`` (tests); an
-/// S3-compatible store is planned.
+/// writes against. Implementations: ``LocalStore`` (a directory tree), ``S3Store`` (a bucket of an
+/// S3-compatible service), ``MemoryStore`` (tests).
 ///
 /// **Keys** are relative `/`-separated paths such as `data/ab/ab12cd…`. Every component is non-empty, at most
 /// 255 bytes, made of ASCII letters, digits, `.`, `_` and `-`, and does not start with `.` (so a store's own

@@ -8,12 +8,15 @@ public struct StoreOptions: Sendable {
     public var onRetry: (@Sendable (StoreRetry) -> Void)?
     /// Requests in flight at once (``LimitedStore``); nil: the store's own ``ObjectReader/maxConcurrentRequests``.
     public var maxConcurrentRequests: Int?
+    /// For S3 locations: region, credentials (nil: from the environment and `~/.aws/credentials`), limits.
+    public var s3: S3Options
 
     public init(retry: RetryPolicy = .standard, onRetry: (@Sendable (StoreRetry) -> Void)? = nil,
-                maxConcurrentRequests: Int? = nil) {
+                maxConcurrentRequests: Int? = nil, s3: S3Options = S3Options()) {
         self.retry = retry
         self.onRetry = onRetry
         self.maxConcurrentRequests = maxConcurrentRequests
+        self.s3 = s3
     }
 }
 
@@ -26,19 +29,47 @@ public enum StoreFactory {
     /// Opens the store at `location` (see ``StoreLocation`` for the forms). With `create: true` a local
     /// folder is created (0700) if missing.
     ///
-    /// Throws ``StoreLocationError`` (invalid argument) for a malformed location or one this version has
-    /// no store for (S3), `KuraError(.noRepository)` if there is nothing at the location (and `create` is
-    /// false), and ``ObjectStoreError`` for anything else (permission, read-only, …).
+    /// Throws ``StoreLocationError`` (invalid argument) for a malformed location, ``S3CredentialsError``
+    /// for an S3 location without credentials, `KuraError(.noRepository)` if there is no folder at a
+    /// local location (and `create` is false), and ``ObjectStoreError`` for anything else (permission,
+    /// read-only, …). Opening an S3 location sends no request: a missing bucket or prefix shows at the
+    /// first read (the repository's `config`), as notFound.
     public static func open(_ location: String, create: Bool = false, options: StoreOptions = StoreOptions()) throws -> any ObjectStore {
-        try open(StoreLocation(parsing: location), create: create, options: options)
+        if let virtualHost = try virtualHostLocation(location, options: options) {
+            var options = options
+            options.s3.addressing = .virtualHost
+            return try open(.s3(virtualHost), create: create, options: options)
+        }
+        return try open(StoreLocation(parsing: location), create: create, options: options)
     }
 
-    /// Parses `location` and checks that this version has a store for it, without touching anything:
-    /// for commands that ask for a password before they open the store (`init`).
+    /// With an S3 endpoint given (`--s3-endpoint`), `s3://BUCKET[/PREFIX]` names a bucket at that
+    /// endpoint, addressed virtual-host style (the AWS command line's form); without one, `s3://` is
+    /// restic's `s3://HOST/BUCKET[/PREFIX]`. Nil for every other location.
+    static func virtualHostLocation(_ location: String, options: StoreOptions) throws(StoreLocationError) -> S3Location? {
+        guard var endpoint = options.s3.endpoint, !endpoint.isEmpty, location.hasPrefix("s3://") else { return nil }
+        if !endpoint.hasPrefix("https://") && !endpoint.hasPrefix("http://") { endpoint = "https://" + endpoint }
+        while endpoint.hasSuffix("/") { endpoint.removeLast() }
+        if endpoint.dropFirst(endpoint.hasPrefix("https://") ? 8 : 7).contains("/") {
+            throw StoreLocationError(options.s3.endpoint!, "an S3 endpoint is scheme://host[:port], without a path")
+        }
+        do {
+            return try S3Location(parsing: "s3:" + endpoint + "/" + location.dropFirst(5))
+        } catch {
+            throw StoreLocationError(location, error.message + " (with the S3 endpoint \(endpoint))", hint: error.hint)
+        }
+    }
+
+    /// Parses `location` and, for S3, finds the credentials, without sending anything: for commands
+    /// that ask for a password before they open the store (`init`).
     @discardableResult
-    public static func check(_ location: String) throws(StoreLocationError) -> StoreLocation {
+    public static func check(_ location: String, options: StoreOptions = StoreOptions()) throws -> StoreLocation {
+        if let virtualHost = try virtualHostLocation(location, options: options) {
+            _ = try S3Store(virtualHost, options: options.s3)
+            return .s3(virtualHost)
+        }
         let parsed = try StoreLocation(parsing: location)
-        if case .s3(let s3) = parsed { throw unsupported(s3) }
+        if case .s3(let s3) = parsed { _ = try S3Store(s3, options: options.s3) }
         return parsed
     }
 
@@ -46,7 +77,9 @@ public enum StoreFactory {
     public static func open(_ location: StoreLocation, create: Bool = false, options: StoreOptions = StoreOptions()) throws -> any ObjectStore {
         switch location {
         case .s3(let s3):
-            throw unsupported(s3)
+            var s3Options = options.s3
+            if let limit = options.maxConcurrentRequests { s3Options.maxConcurrentRequests = limit }
+            return wrap(try S3Store(s3, options: s3Options), options: options)
         case .local(let path):
             let store: LocalStore
             do {
@@ -56,12 +89,6 @@ public enum StoreFactory {
             }
             return wrap(store, options: options)
         }
-    }
-
-    private static func unsupported(_ s3: S3Location) -> StoreLocationError {
-        StoreLocationError(s3.description, "S3 repositories are not supported by this version",
-                           hint: "use a local folder (a mounted disk or NFS share works); nothing was read or written",
-                           isUnsupported: true)
     }
 
     /// `base` with the wrappers every opened store gets: retries outside, the request limit inside.

@@ -8,6 +8,9 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: [.customShort("r"), .long], help: ArgumentHelp("Repository folder (default: $KURA_REPOSITORY, else ~/.local/share/kura/repo).", valueName: "path"))
     var repo: String?
 
+    @Option(name: .customLong("s3-endpoint"), help: ArgumentHelp("S3 endpoint for --repo s3://BUCKET[/PREFIX] (virtual-host addressing), e.g. https://s3.eu-central-1.amazonaws.com. Also $KURA_S3_ENDPOINT.", valueName: "url"))
+    var s3Endpoint: String?
+
     @Option(name: .long, help: ArgumentHelp("Read the password from this file (first line). Also $KURA_PASSWORD_FILE, $KURA_PASSWORD.", valueName: "file"))
     var passwordFile: String?
 
@@ -32,6 +35,12 @@ struct GlobalOptions: ParsableArguments {
         return (env["HOME"] ?? NSHomeDirectory()) + "/.cache/kura"
     }
 
+    /// S3 settings from the command line and the environment (credentials are read by the store itself).
+    var s3Options: S3Options {
+        let env = ProcessInfo.processInfo.environment["KURA_S3_ENDPOINT"].flatMap { $0.isEmpty ? nil : $0 }
+        return S3Options(endpoint: s3Endpoint ?? env)
+    }
+
     /// The repository location: --repo, else $KURA_REPOSITORY, else the per-user default.
     var repositoryLocation: String {
         if let repo { return repo }
@@ -43,7 +52,7 @@ struct GlobalOptions: ParsableArguments {
     /// The store at the repository location (``StoreFactory``: the one way from a location to a store,
     /// with retries, each reported on stderr, and the store's request limit).
     func store(create: Bool = false) throws -> any ObjectStore {
-        let options = StoreOptions(onRetry: { retry in Terminal.printError("kura: warning: \(retry)") })
+        let options = StoreOptions(onRetry: { retry in Terminal.printError("kura: warning: \(retry)") }, s3: s3Options)
         do { return try StoreFactory.open(repositoryLocation, create: create, options: options) } catch { throw KuraError.from(error) }
     }
 

@@ -35,7 +35,7 @@ struct Init: AsyncParsableCommand {
             options.chunker = ChunkerParameters(minSize: chunkMin << 10, averageSize: chunkAvg << 10, maxSize: chunkMax << 10)
             options.packSize = packSize << 20
             options.compressionLevel = compressionLevel
-            do { try StoreFactory.check(global.repositoryLocation) } catch { throw KuraError.from(error) }  // before the password
+            do { try StoreFactory.check(global.repositoryLocation, options: StoreOptions(s3: global.s3Options)) } catch { throw KuraError.from(error) }  // before the password
             let password = try global.password(confirm: true)
             if let from = copyChunkerParamsFrom {
                 let otherStore: any ObjectStore

@@ -23,12 +23,30 @@ enum StoreKind: String, CaseIterable, Sendable, CustomStringConvertible {
     case retryingOverFaultyMemory
     /// A retrying store over a local store that fails two calls in five with `.unavailable`.
     case retryingOverFaultyLocal
+    /// The S3 store against moto behind the signature-checking proxy (``S3TestServer/shared``), with
+    /// retries of transient errors only: moto answers HTTP 500 to some concurrent puts of one key (S3 may
+    /// answer 500/503 at any time too; every opened store retries them).
+    case s3
+    /// `StoreFactory.open` of an S3 location (retrying, limited) whose server answers one request in five
+    /// with 503 SlowDown and resets one connection in seven.
+    case factoryS3OverFaultyServer
 
     var description: String { rawValue }
 
     /// Enough attempts that a call meeting injected faults (at most 2 in a row per 5 calls when alone,
     /// more when concurrent calls take the passing turns) practically always gets through; no waiting.
     static let faultTolerant = RetryPolicy(maxAttempts: 40, baseDelay: .zero, maxDelay: .zero)
+
+    /// The test server's key, given directly (not through the process environment).
+    static let s3Options = S3Options(credentials: S3Credentials(accessKeyID: S3TestServer.accessKey,
+                                                                secretAccessKey: S3TestServer.secretKey))
+
+    /// A server of its own for the fault-injecting kind (faults would disturb the shared one's users).
+    static let faultyServer = Result { () throws -> S3TestServer in
+        let server = try S3TestServer()
+        try server.setFaults(failEvery: 5, resetEvery: 7)
+        return server
+    }
 
     /// A fresh, empty store of this kind.
     func makeStore() throws -> StoreFixture {
@@ -62,6 +80,16 @@ enum StoreKind: String, CaseIterable, Sendable, CustomStringConvertible {
             let (store, tearDown) = try local()
             return StoreFixture(store: RetryingStore(FaultInjectingStore(store, failing: 2, of: 5), policy: Self.faultTolerant),
                                 tearDown: tearDown)
+        case .s3:
+            let server = try S3TestServer.shared
+            let location = try S3Location(parsing: server.location(prefix: S3TestServer.uniquePrefix()))
+            let retry = RetryPolicy(maxAttempts: 6, baseDelay: .milliseconds(10), maxDelay: .milliseconds(100))
+            return StoreFixture(store: RetryingStore(try S3Store(location, options: Self.s3Options), policy: retry), tearDown: {})
+        case .factoryS3OverFaultyServer:
+            let server = try Self.faultyServer.get()
+            let options = StoreOptions(retry: Self.faultTolerant, s3: Self.s3Options)
+            return StoreFixture(store: try StoreFactory.open(server.location(prefix: S3TestServer.uniquePrefix()), options: options),
+                                tearDown: {})
         }
     }
 

@@ -69,20 +69,21 @@ struct StoreLocationTests {
         }
     }
 
-    @Test("the factory refuses S3 clearly, before touching anything",
+    @Test("the factory opens S3 locations without a request; without credentials it says which to set",
           arguments: ["s3:https://minio:9000/bucket/p", "s3://s3.amazonaws.com/bucket", "s3:http://h/bucket"])
-    func s3Unsupported(text: String) throws {
+    func s3WithoutCredentials(text: String) throws {
+        let options = StoreOptions(s3: S3Options(environment: ["HOME": "/nonexistent"]))
         do {
-            _ = try StoreFactory.open(text, create: true)
-            Issue.record("opened \(text)")
-        } catch let error as StoreLocationError {
-            #expect(error.isUnsupported)
-            #expect(error.message == "S3 repositories are not supported by this version")
+            _ = try StoreFactory.open(text, create: true, options: options)
+            Issue.record("opened \(text) without credentials")
+        } catch let error as S3CredentialsError {
             let kura = KuraError.from(error)
-            #expect(kura.code == .invalidArgument)
-            #expect(kura.exitCode == 1)
-            #expect(kura.description.contains("S3 repositories are not supported by this version"))
+            #expect(kura.code == .permissionDenied)
+            #expect(kura.description.contains("no S3 credentials"))
+            #expect(kura.hint?.contains("AWS_ACCESS_KEY_ID") == true)
         }
+        let store = try StoreFactory.open(text, options: StoreOptions(s3: S3Options(environment: ["AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s"])))
+        #expect(store.location == (try StoreLocation(parsing: text)).description)
     }
 
     @Test("a missing folder is 'no repository' (exit 10); create makes it; a file is no repository either")
