@@ -13,51 +13,23 @@ let testsFolder = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
 /// One of the Python test servers, started on a free loopback port; stopped on `stop()` or deinit
 /// (and it stops by itself when the test process goes away: it watches its standard input).
 final class TestServer: @unchecked Sendable {
-    let process = Process()
-    let port: Int
     let outbox: TemporaryFolder
-    private let input = Pipe()
-    private let output = Pipe()
-    private let errors: String
+    private let server: PythonTestServer
+    var port: Int { server.port }
 
     /// Starts `script` (in this folder) with the outbox folder as first argument and `arguments` after it.
     init(script: String, _ arguments: [String] = []) throws {
         outbox = try TemporaryFolder("kura-notify")
-        let errorFile = outbox.file("server.stderr")
-        _ = FileManager.default.createFile(atPath: errorFile, contents: nil)
-        errors = errorFile
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", testsFolder.appendingPathComponent(script).path, outbox.path] + arguments
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = FileHandle(forWritingAtPath: errorFile)
-        try process.run()
-        // The first line is "PORT <n>" once the server listens.
-        var line = Data()
-        let deadline = Date().addingTimeInterval(20)
-        while !line.contains(10), Date() < deadline {
-            let chunk = output.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            line.append(chunk)
-        }
-        let text = String(decoding: line, as: UTF8.self)
-        guard text.hasPrefix("PORT "), let port = Int(text.dropFirst(5).prefix { $0.isNumber }) else {
-            process.terminate()
-            let stderr = (try? String(contentsOfFile: errorFile, encoding: .utf8)) ?? ""
-            throw TestServerError(text: "\(script) did not start: \(text)\n\(stderr)")
-        }
-        self.port = port
+        do {
+            server = try PythonTestServer(script: testsFolder.appendingPathComponent(script).path, [outbox.path] + arguments,
+                                          errorFile: outbox.file("server.stderr"), what: script)
+        } catch let e as PythonTestServerError { throw TestServerError(text: e.description) }
     }
 
-    deinit { stop() }
-
-    func stop() {
-        try? input.fileHandleForWriting.close()
-        if process.isRunning { process.terminate(); process.waitUntilExit() }
-    }
+    func stop() { server.stop() }
 
     /// What the server wrote to its standard error (aiosmtpd's complaints, Python tracebacks).
-    var serverErrors: String { (try? String(contentsOfFile: errors, encoding: .utf8)) ?? "" }
+    var serverErrors: String { server.serverErrors }
 
     /// The JSON records the server wrote (one per message or request), oldest first; waits up to
     /// `seconds` for at least `count` of them.

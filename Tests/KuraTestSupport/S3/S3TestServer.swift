@@ -13,11 +13,8 @@ public final class S3TestServer: @unchecked Sendable {
     public static let accessKey = "AKIAKURATEST0000"
     public static let secretKey = "kura/test+secret-key"
 
-    public let port: Int
-    private let process = Process()
-    private let input = Pipe()
-    private let output = Pipe()
-    private let errorFile: String
+    public var port: Int { server.port }
+    private let server: PythonTestServer
     private let scratch: TemporaryFolder
 
     /// The server every test of the process may share (started on first use).
@@ -29,37 +26,14 @@ public final class S3TestServer: @unchecked Sendable {
     /// Starts moto and the proxy on free loopback ports and creates ``bucket``.
     public init() throws {
         scratch = try TemporaryFolder("kura-s3-server")
-        errorFile = scratch.file("server.stderr")
-        _ = FileManager.default.createFile(atPath: errorFile, contents: nil)
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("s3_test_server.py").path
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", script, "--bucket", Self.bucket, "--key", "\(Self.accessKey):\(Self.secretKey)"]
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = FileHandle(forWritingAtPath: errorFile)
-        try process.run()
-        var line = Data()
-        let deadline = Date().addingTimeInterval(60)
-        while !line.contains(10), Date() < deadline {
-            let chunk = output.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            line.append(chunk)
-        }
-        let text = String(decoding: line, as: UTF8.self)
-        guard text.hasPrefix("PORT "), let port = Int(text.dropFirst(5).prefix { $0.isNumber }) else {
-            process.terminate()
-            let stderr = (try? String(contentsOfFile: errorFile, encoding: .utf8)) ?? ""
-            throw S3TestServerError(message: "the S3 test server did not start (is moto installed? `make test-deps`): \(text)\n\(stderr.suffix(2000))")
-        }
-        self.port = port
+        do {
+            server = try PythonTestServer(script: script, ["--bucket", Self.bucket, "--key", "\(Self.accessKey):\(Self.secretKey)"],
+                                          errorFile: scratch.file("server.stderr"), what: "the S3 test server (is moto installed? `make test-deps`)", timeout: 60)
+        } catch let e as PythonTestServerError { throw S3TestServerError(message: e.description) }
     }
 
-    deinit { stop() }
-
-    public func stop() {
-        try? input.fileHandleForWriting.close()
-        if process.isRunning { process.terminate(); process.waitUntilExit() }
-    }
+    public func stop() { server.stop() }
 
     /// `http://127.0.0.1:PORT`.
     public var endpoint: String { "http://127.0.0.1:\(port)" }
@@ -93,7 +67,7 @@ public final class S3TestServer: @unchecked Sendable {
     }
 
     /// What the server wrote to its standard error.
-    public var serverErrors: String { (try? String(contentsOfFile: errorFile, encoding: .utf8)) ?? "" }
+    public var serverErrors: String { server.serverErrors }
 
     private func control(_ method: String, _ path: String) throws -> Data {
         let result = try TestProcess.command(["curl", "-sS", "--fail", "-X", method, "\(endpoint)/__kura/\(path)"])
