@@ -102,6 +102,30 @@ struct S3EndToEndTests {
         }
     }
 
+    @Test("the offsite step: a local repository copied to S3 (kura copy --to s3:…), then restored from S3 byte for byte; a second copy sends nothing")
+    func copyOffsite() async throws {
+        let server = try S3TestServer.shared
+        try await withRepository { s in
+            let offsite = server.location(prefix: S3TestServer.uniquePrefix("offsite") + "/repo")
+            let env = S3TestServer.environment
+            let src = try makeSampleTree(at: s.path("src"))
+            let before = try scanTree(src)
+            try await s.backup([src])
+            let initTarget = try await s.kura(["init", "-q", "--copy-chunker-params-from", s.repo], repo: .path(offsite), extra: env)
+            try #require(initTarget.status == 0, "\(initTarget)")
+            let copy = try await s.kura(["copy", "--to", offsite, "--json"], extra: env)
+            try #require(copy.status == 0, "\(copy)")
+            let again = try await s.kura(["copy", "--to", offsite, "--json"], extra: env)
+            let second = try again.jsonObject()
+            #expect(again.status == 0 && (second["snapshotsCopied"] as? Int) == 0 && (second["bytesCopied"] as? Int) == 0, "\(again)")
+            let check = try await s.kura(["check", "--read-data"], repo: .path(offsite), extra: env)
+            #expect(check.status == 0, "\(check)")
+            let restore = try await s.kura(["restore", "latest", "--target", s.path("out"), "-q"], repo: .path(offsite), extra: env)
+            try #require(restore.status == 0, "\(restore)")
+            #expect(treeDifferences(expected: before, actual: try scanTree(s.path("out") + src)).isEmpty)
+        }
+    }
+
     @Test("a wrong secret key: a clear permission error naming the signature check, exit status of permissionDenied")
     func wrongSecret() async throws {
         let server = try S3TestServer.shared
