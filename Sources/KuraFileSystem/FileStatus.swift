@@ -54,14 +54,6 @@ public func statAt(_ dirfd: Int32, _ name: [UInt8], path: [UInt8]) throws -> Fil
     return FileStatus(st)
 }
 
-/// `stat` of `name` in `dirfd`, following a final symlink (for the folders above a backup path).
-public func statFollowingAt(_ dirfd: Int32, _ name: [UInt8], path: [UInt8]) throws -> FileStatus {
-    var st = stat()
-    let rc = withCPath(name) { fstatat(dirfd, $0, &st, 0) }
-    guard rc == 0 else { throw FileSystemError("stat", path: path, errno: errno) }
-    return FileStatus(st)
-}
-
 /// `fstat` of an open descriptor.
 public func statDescriptor(_ fd: Int32, path: [UInt8]) throws -> FileStatus {
     var st = stat()

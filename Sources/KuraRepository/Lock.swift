@@ -186,11 +186,11 @@ final class RepositoryLock: Sendable {
         }
     }
 
-    /// Throws `.lockLost` unless the lock is still held. `verifyObject` also reads the store to make
-    /// sure nobody removed the lock object (before a commit).
-    func ensureHeld(verifyObject: Bool = false) async throws {
+    /// Before a commit: throws `.lockLost` unless the lock is still held, by the clock and in the store
+    /// (nobody removed the lock object).
+    func ensureHeld() async throws {
         if let reason = lostReason() { throw Self.lostError(reason) }
-        guard verifyObject, let key else { return }
+        guard let key else { return }
         do { _ = try await repository.rawStore.stat(key) } catch let e as ObjectStoreError where e.code == .notFound {
             let reason = "its object \(key) was removed by another process (which judged it stale)"
             health.withLock { $0.lost = reason }
@@ -288,8 +288,4 @@ public struct LockScope: Sendable {
     let lock: RepositoryLock
     /// The store, writable while the lock is held (deletes: exclusive scope only).
     public var store: any ObjectStore { LockedStore(base: repository.rawStore, lock: lock) }
-    /// False when running without a lock file (read-only or full storage, `--no-lock`).
-    public var hasLockFile: Bool { lock.key != nil }
-    /// Throws `KuraError(.lockLost)` if the lock is no longer held (checks the store too).
-    public func ensureHeld() async throws { try await lock.ensureHeld(verifyObject: true) }
 }

@@ -109,7 +109,7 @@ extension Repository {
         guard let lock = heldLock else {
             throw KuraError(.fatal, "internal error: committing \(what) without holding the repository lock")
         }
-        try await lock.ensureHeld(verifyObject: true)
+        try await lock.ensureHeld()
     }
 
     /// Writes a lock object (named by content) straight to the store.

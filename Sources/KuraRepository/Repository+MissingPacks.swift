@@ -11,11 +11,6 @@ extension Repository {
     static let missingPacksRecord = "missing-packs"
 
     /// Packs that index files (not superseded) list but `data/` does not hold.
-    public func missingPacks() async throws -> Set<BlobID> {
-        let files = try await loadIndexFiles()
-        return try await missingPacks(in: files)
-    }
-
     private func missingPacks(in files: [(id: BlobID, file: IndexFile)]) async throws -> Set<BlobID> {
         let superseded = Set(files.flatMap { $0.file.supersedes })
         let listed = Set(files.filter { !superseded.contains($0.id) }.flatMap { $0.file.packs.map(\.id) })
