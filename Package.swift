@@ -81,7 +81,7 @@ let package = Package(
         ]),
         .target(name: "KuraOperations", dependencies: ["KuraCore", "KuraCurl", "KuraPostgres",
             "KuraRepository", "KuraArchiver", "KuraChecker", "KuraMaintenance", "KuraNotify", "KuraCompression", "KuraTar",
-            "KuraStore", "KuraCrypto", "KuraProcess",
+            "KuraStore", "KuraCrypto", "KuraProcess", "KuraCopier",
             .product(name: "TOMLKit", package: "TOMLKit"), .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "kura", dependencies: [

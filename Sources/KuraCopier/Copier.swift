@@ -130,7 +130,7 @@ public struct Copier: Sendable {
         }
         var required = options.tags
         if let name = options.sourceName { required.append(CopyOptions.tag(forSource: name)) }
-        return chosen.filter { s in required.allSatisfy { s.tags.contains($0) } }
+        return chosen.filter { s in required.allSatisfy { s.tags.contains($0) } && (options.hosts.isEmpty || options.hosts.contains(s.host)) }
     }
 
     /// One blob to store in the target; a tree arrives with its plaintext (already read to walk it).

@@ -6,6 +6,8 @@ public struct CopyOptions: Sendable {
     public var snapshots: [String] = []
     /// Only snapshots that carry every one of these tags.
     public var tags: [String] = []
+    /// Only snapshots taken on one of these hosts; empty: any host.
+    public var hosts: [String] = []
     /// Only snapshots of this configuration source (the `source:NAME` tag `kura run` gives them).
     public var sourceName: String?
     /// After copying, read every blob of the copied snapshots back from the target and recompute its

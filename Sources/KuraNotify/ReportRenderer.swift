@@ -91,6 +91,7 @@ public enum ReportRenderer {
         if let check = r.checkResult { rows.append(("check", check)) }
         if let verify = r.verifyResult { rows.append(("verify", verify)) }
         if let kept = r.snapshotsRetained { rows.append(("retained", "\(kept) snapshot\(kept == 1 ? "" : "s")")) }
+        for o in r.offsite { rows.append(("offsite", "\(o.target): " + o.line(zone))) }
         for (i, warning) in r.warnings.prefix(20).enumerated() { rows.append((i == 0 ? "warnings" : "", warning)) }
         if r.warnings.count > 20 { rows.append(("", "… and \(r.warnings.count - 20) more")) }
         rows.append(("repository", r.repository))
@@ -114,6 +115,7 @@ public enum ReportRenderer {
         }
         parts.append(ReportFormat.duration(r.durationSeconds))
         if let check = r.checkResult { parts.append("check \(check)") }
+        for o in r.offsite { parts.append("offsite \(o.target) \(o.success ? "ok" : "FAILED")") }
         if !r.warnings.isEmpty { parts.append("\(r.warnings.count) warning\(r.warnings.count == 1 ? "" : "s")") }
         return "ok \(r.source) (\(r.kind)): " + parts.joined(separator: ", ")
     }

@@ -51,6 +51,8 @@ public struct RunReport: Sendable, Codable, Equatable {
     public var lastGoodTime: Date?
     /// The recommended next step (for a failed run).
     public var nextStep: String?
+    /// The offsite copies made after the backup (one per target; empty when the source has none).
+    public var offsite: [OffsiteResult] = []
 
     /// A report with the required facts; the counters start at zero and the optional parts empty.
     public init(source: String, kind: String, success: Bool, startedAt: Date, host: String, repository: String) {
@@ -76,5 +78,39 @@ public struct RunReport: Sendable, Codable, Equatable {
         self.lastGoodSnapshot = nil
         self.lastGoodTime = nil
         self.nextStep = nil
+        self.offsite = []
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case source, kind, success, startedAt, durationSeconds, host, repository, snapshotID, files, logicalBytes, bytesAdded, bytesStored,
+             dedupRatio, checkResult, verifyResult, snapshotsRetained, warnings, error, logTail, lastGoodSnapshot, lastGoodTime, nextStep, offsite
+    }
+
+    /// Decodes reports stored before a field existed (run records in older repositories) with its default.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        source = try c.decode(String.self, forKey: .source)
+        kind = try c.decode(String.self, forKey: .kind)
+        success = try c.decode(Bool.self, forKey: .success)
+        startedAt = try c.decode(Date.self, forKey: .startedAt)
+        durationSeconds = try c.decode(Double.self, forKey: .durationSeconds)
+        host = try c.decode(String.self, forKey: .host)
+        repository = try c.decode(String.self, forKey: .repository)
+        snapshotID = try c.decodeIfPresent(String.self, forKey: .snapshotID)
+        files = try c.decode(Int.self, forKey: .files)
+        logicalBytes = try c.decode(UInt64.self, forKey: .logicalBytes)
+        bytesAdded = try c.decode(UInt64.self, forKey: .bytesAdded)
+        bytesStored = try c.decode(UInt64.self, forKey: .bytesStored)
+        dedupRatio = try c.decode(Double.self, forKey: .dedupRatio)
+        checkResult = try c.decodeIfPresent(String.self, forKey: .checkResult)
+        verifyResult = try c.decodeIfPresent(String.self, forKey: .verifyResult)
+        snapshotsRetained = try c.decodeIfPresent(Int.self, forKey: .snapshotsRetained)
+        warnings = try c.decodeIfPresent([String].self, forKey: .warnings) ?? []
+        error = try c.decodeIfPresent(String.self, forKey: .error)
+        logTail = try c.decodeIfPresent([String].self, forKey: .logTail) ?? []
+        lastGoodSnapshot = try c.decodeIfPresent(String.self, forKey: .lastGoodSnapshot)
+        lastGoodTime = try c.decodeIfPresent(Date.self, forKey: .lastGoodTime)
+        nextStep = try c.decodeIfPresent(String.self, forKey: .nextStep)
+        offsite = try c.decodeIfPresent([OffsiteResult].self, forKey: .offsite) ?? []
     }
 }

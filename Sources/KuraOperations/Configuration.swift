@@ -32,6 +32,8 @@ public struct Configuration: Sendable {
     public var docker = DockerSettings()
     public var sources: [SourceConfig] = []
     public var notify: [NotifyConfig] = []
+    /// `[[offsite]]`: named copy targets that sources send their new snapshots to (`offsite = "NAME"`).
+    public var offsite: [OffsiteTarget] = []
     /// Where each key was found, for error messages that point at it.
     public var locations = TOMLLocations()
 
@@ -137,6 +139,10 @@ public struct SourceConfig: Sendable {
     public var tags: [String] = []
     /// `time-limit`: the longest the source's backup may take (hooks excluded); nil: no limit.
     public var timeLimitSeconds: Double?
+    /// `offsite`: the copy targets (their names in ``Configuration/offsite``) each new snapshot is copied to.
+    public var offsite: [String] = []
+    /// `offsite-keep`: the retention applied to this source's snapshots in each offsite target after the copy.
+    public var offsiteKeep: RetentionPolicy?
 
     public init(name: String, kind: Kind) { self.name = name; self.kind = kind }
 
@@ -146,6 +152,21 @@ public struct SourceConfig: Sendable {
 
     /// The schedule as written (for display).
     public var scheduleText: [String] { schedule.map(\.text) }
+}
+
+/// A second repository that `kura run` copies sources' new snapshots to (`kura copy`), after the
+/// backup and its checks: `[[offsite]]` in kura.toml, or a location written directly in a source's
+/// `offsite` (then named by its location, with the repository's password).
+public struct OffsiteTarget: Sendable, Equatable {
+    /// How sources and reports name it.
+    public var name: String
+    /// The target repository's location (a folder or `s3:…`); it must exist (`kura init --copy-chunker-params-from`).
+    public var repository: String
+    /// The target's password file; nil: the repository's own password.
+    public var passwordFile: String?
+    /// Read every copied blob back from the target and check its hash (`kura copy --verify-data`).
+    public var verifyData = false
+    public init(name: String, repository: String) { self.name = name; self.repository = repository }
 }
 
 /// PostgreSQL source settings.

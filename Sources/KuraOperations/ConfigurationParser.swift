@@ -239,7 +239,7 @@ public enum ConfigurationParser {
         // MARK: - Document
 
         static let topKeys = ["repository", "password-file", "password", "host", "timezone", "state-dir", "cache-dir", "log-file",
-                              "log-format", "log-level", "log-max-bytes", "log-keep", "gc", "docker", "source", "notify"]
+                              "log-format", "log-level", "log-max-bytes", "log-keep", "gc", "docker", "source", "notify", "offsite"]
 
         mutating func configuration(_ t: TOMLTable) -> Configuration {
             var c = Configuration()
@@ -286,9 +286,32 @@ public enum ConfigurationParser {
                 if let s = nonEmptyString(d, "docker", "root") { c.docker.root = s }
                 if let n = int(d, "docker", "stop-timeout", min: 0) { c.docker.stopTimeout = n }
             }
+            var targetNames = Set<String>()
+            for (i, o) in tables(t, "offsite").enumerated() {
+                if let target = offsiteTarget(o, "offsite[\(i)]") {
+                    if !targetNames.insert(target.name).inserted { fail("offsite[\(i)].name", "two offsite targets are named \"\(target.name)\"") }
+                    c.offsite.append(target)
+                }
+            }
             var names = Set<String>()
             for (i, s) in tables(t, "source").enumerated() {
-                if let src = source(s, "source[\(i)]") {
+                if var src = source(s, "source[\(i)]") {
+                    // `offsite` names an [[offsite]] target or is a location itself (then a target of its own).
+                    for (j, entry) in src.offsite.enumerated() where !targetNames.contains(entry) {
+                        let key = s["offsite"]?.array != nil ? "source[\(i)].offsite[\(j)]" : "source[\(i)].offsite"
+                        if entry.hasPrefix("/") || entry.contains(":") {
+                            do { _ = try StoreLocation(parsing: entry) } catch { fail(key, error.message, hint: error.hint); continue }
+                            targetNames.insert(entry)
+                            c.offsite.append(OffsiteTarget(name: entry, repository: entry))
+                        } else {
+                            fail(key, "source \"\(src.name)\": there is no [[offsite]] named \"\(entry)\"",
+                                 hint: targetNames.isEmpty ? "add an [[offsite]] with name = \"\(entry)\" and repository = \"s3:…\", or write the location itself" : "offsite targets: \(targetNames.sorted().joined(separator: ", "))")
+                        }
+                    }
+                    if src.offsiteKeep != nil, src.offsite.isEmpty {
+                        fail("source[\(i)].offsite-keep", "source \"\(src.name)\" has offsite-keep but no offsite target", hint: "add offsite = \"NAME\" (an [[offsite]]) or remove offsite-keep")
+                        src.offsiteKeep = nil
+                    }
                     if !names.insert(src.name).inserted { fail("source[\(i)].name", "two sources are named \"\(src.name)\"", hint: "source names must be unique") }
                     c.sources.append(src)
                 }
@@ -314,7 +337,7 @@ public enum ConfigurationParser {
             .command: ["command", "filename"],
         ]
         static let commonSourceKeys = ["name", "type", "schedule", "keep", "full-every", "check", "before", "after",
-                                       "before-timeout", "after-timeout", "tags", "time-limit"]
+                                       "before-timeout", "after-timeout", "tags", "time-limit", "offsite", "offsite-keep"]
 
         mutating func source(_ t: TOMLTable, _ base: String) -> SourceConfig? {
             let issuesBefore = issues.count
@@ -417,6 +440,8 @@ public enum ConfigurationParser {
             if let b = nonEmptyString(t, base, "before") { s.before = Hook(command: b, timeoutSeconds: seconds(t, base, "before-timeout") ?? 600) }
             if let a = nonEmptyString(t, base, "after") { s.after = Hook(command: a, timeoutSeconds: seconds(t, base, "after-timeout") ?? 600) }
             s.timeLimitSeconds = seconds(t, base, "time-limit")
+            s.offsite = strings(t, base, "offsite") ?? []
+            if let k = table(t, base, "offsite-keep") { s.offsiteKeep = keep(k, join(base, "offsite-keep")) }
             s.tags = strings(t, base, "tags") ?? []
             for (i, tag) in s.tags.enumerated() where tag.isEmpty || tag.contains(",") {
                 fail(join(base, "tags") + "[\(i)]", "tags must be non-empty and contain no ','")
@@ -451,6 +476,29 @@ public enum ConfigurationParser {
             if let tags = strings(t, base, "tags") { p.tags = tags.map { RetentionPolicy.parseTagList($0) } }
             if p.isEmpty { fail(base, "keep has no rule: it would remove every snapshot", hint: "e.g. keep = { daily = 7 }", atKey: true); return nil }
             return p
+        }
+
+        // MARK: - Offsite targets
+
+        mutating func offsiteTarget(_ t: TOMLTable, _ base: String) -> OffsiteTarget? {
+            checkKeys(t, base, ["name", "repository", "password-file", "verify-data"], what: "an [[offsite]] target")
+            guard let name = nonEmptyString(t, base, "name") else {
+                if t["name"] == nil { fail(base, "every [[offsite]] needs a name", hint: "e.g. name = \"s3\"; sources refer to it with offsite = \"s3\"", atKey: true) }
+                return nil
+            }
+            guard let location = nonEmptyString(t, base, "repository") else {
+                if t["repository"] == nil { fail(base, "offsite target \"\(name)\" needs a repository", hint: "repository = \"s3:https://s3.example.com/bucket/kura\" or a folder", atKey: true) }
+                return nil
+            }
+            do {
+                if case .local = try StoreLocation(parsing: location), !location.hasPrefix("/") {
+                    fail(join(base, "repository"), "repository must be an absolute path, not \"\(location)\"", hint: "cron and systemd run kura from /")
+                }
+            } catch { fail(join(base, "repository"), error.message, hint: error.hint) }
+            var target = OffsiteTarget(name: name, repository: location)
+            target.passwordFile = nonEmptyString(t, base, "password-file")
+            target.verifyData = bool(t, base, "verify-data") ?? false
+            return target
         }
 
         // MARK: - Notification channels

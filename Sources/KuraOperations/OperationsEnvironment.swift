@@ -53,17 +53,44 @@ public enum Resources {
     /// The store at the configured repository location (``StoreFactory``), retries logged as warnings.
     public static func store(_ config: Configuration, _ env: OperationsEnvironment) throws -> any ObjectStore {
         let location = repositoryLocation(config, env)
-        let logger = Logger(label: "kura.store")
-        let options = StoreOptions(onRetry: { retry in
-            logger.warning("retrying a storage request", metadata: ["repository": .string(location), "retry": .string("\(retry)")])
-        }, s3: S3Options(endpoint: env.variables["KURA_S3_ENDPOINT"].flatMap { $0.isEmpty ? nil : $0 },
-                         environment: env.variables))   // S3 endpoint and credentials from the run's environment
         do {
-            return try StoreFactory.open(location, options: options)
+            return try store(at: location, env)
         } catch var e as KuraError where e.code == .noRepository {
             e.hint = "create it with `kura init --repo \(location)` (same password as the configuration's)"
             throw e
-        } catch { throw KuraError.from(error) }
+        }
+    }
+
+    /// The store at any location the configuration names (the repository, an offsite target), opened by
+    /// ``StoreFactory`` with the run's S3 endpoint and credentials; retries are logged as warnings.
+    public static func store(at location: String, _ env: OperationsEnvironment) throws -> any ObjectStore {
+        let logger = Logger(label: "kura.store")
+        let options = StoreOptions(onRetry: { retry in
+            logger.warning("retrying a storage request", metadata: ["repository": .string(Redaction.location(location)), "retry": .string("\(retry)")])
+        }, s3: S3Options(endpoint: env.variables["KURA_S3_ENDPOINT"].flatMap { $0.isEmpty ? nil : $0 },
+                         environment: env.variables))   // S3 endpoint and credentials from the run's environment
+        do { return try StoreFactory.open(location, options: options) } catch { throw KuraError.from(error) }
+    }
+
+    /// Opens an offsite target's repository with its own password file, else the repository's password.
+    public static func openOffsite(_ target: OffsiteTarget, _ config: Configuration, _ env: OperationsEnvironment) async throws -> Repository {
+        let store: any ObjectStore
+        do {
+            store = try self.store(at: target.repository, env)
+            _ = try await Repository.readConfig(store: store)
+        } catch var e as KuraError where e.code == .noRepository {
+            e.message = "there is no kura repository at the offsite target \(target.name) (\(Redaction.location(target.repository)))"
+            e.hint = "create it once with `kura init --repo \(target.repository) --copy-chunker-params-from \(repositoryLocation(config, env))`"
+            throw e
+        }
+        let password = try target.passwordFile.map { try PasswordSource(passwordFile: $0, environment: [:]).password() } ?? self.password(config, env)
+        do {
+            return try await Repository.open(store: store, password: password, cacheDirectory: env.cacheDirectory)
+        } catch var e as KuraError where e.code == .wrongPassword {
+            e.message = "the password does not open the offsite target \(target.name)"
+            e.hint = target.passwordFile == nil ? "give the target's password file with password-file in its [[offsite]]" : "check the password file \(target.passwordFile!)"
+            throw e
+        }
     }
 
     /// Opens the repository.

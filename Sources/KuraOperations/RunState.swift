@@ -21,6 +21,20 @@ public struct RunState: Codable, Sendable, Equatable {
         public var lastVerifyRestore: Date?
         public var lastVerifyRestoreResult: String?
         public var snapshotsRetained: Int?
+        /// Per offsite target (by name): the last copy to it.
+        public var offsite: [String: OffsiteState]?
+        public init() {}
+    }
+    /// The last copy of a source to one offsite target.
+    public struct OffsiteState: Codable, Sendable, Equatable {
+        public var lastAttempt: Date?
+        public var lastSuccess: Bool?
+        public var lastError: String?
+        /// The newest of the source's snapshots the target holds (source id) and its time.
+        public var newestCopied: String?
+        public var newestCopiedTime: Date?
+        /// When the target was last garbage-collected by `kura run`.
+        public var lastGC: Date?
         public init() {}
     }
     public var version = 1

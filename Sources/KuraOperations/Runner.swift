@@ -51,7 +51,7 @@ public struct RunOutcome: Sendable, Codable {
 
 /// `kura run`: for each selected source, one after another: before hook → backup → after hook →
 /// forget (the source's keep policy) → gc (when the gc policy says) → check (the source's check
-/// policy) → report (state file, a `run` record in the repository, notification channels).
+/// policy) → offsite copies (``OffsiteStep``: copy, the target's `offsite-keep`) → report (state file, a `run` record in the repository, notification channels).
 /// A failing source does not stop the others. One host-wide lock keeps two runs from overlapping.
 public final class Runner: Sendable {
     public let config: Configuration
@@ -279,6 +279,20 @@ public final class Runner: Sendable {
                         _ = try? await repository.saveRecord(kind: "verify-restore", json: Array(try enc.encode(v.record(source: source.name, host: host, time: started))), time: started)
                         if !v.ok { failure = ("verify-restore", KuraError(.corrupt, "reading back snapshot \(s.id?.short ?? "") failed: \(v.text)", hint: "run `kura check --read-data`")) }
                     } catch { failure = ("verify-restore", error) }
+                }
+                // Offsite: only a snapshot that passed its checks leaves the host.
+                if failure == nil, !source.offsite.isEmpty {
+                    let step = OffsiteStep(config: config, environment: environment, host: host, logger: logger, now: started)
+                    var offsiteStates = st.offsite ?? [:]
+                    for name in source.offsite {
+                        guard let target = config.offsite.first(where: { $0.name == name }) else { continue }
+                        var targetState = offsiteStates[name] ?? RunState.OffsiteState()
+                        let (result, error) = await step.run(source: source, target: target, repository: repository, state: &targetState)
+                        offsiteStates[name] = targetState
+                        report.offsite.append(result)
+                        if let error, failure == nil { failure = ("offsite \(name)", error) }
+                    }
+                    st.offsite = offsiteStates
                 }
             }
         } else {

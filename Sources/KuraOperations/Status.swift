@@ -35,6 +35,25 @@ public struct StatusReport: Sendable, Codable {
         /// A scheduled source whose last success is older than one schedule interval plus one hour
         /// (``StatusReport/grace``), or that never succeeded: its backups have stopped.
         public var overdue: Bool = false
+        /// Each offsite target of the source: the last copy and how far the target lags.
+        public var offsite: [OffsiteStatus] = []
+    }
+
+    /// How far one offsite target lags behind the repository for one source (from the state file:
+    /// `status` does not open the targets).
+    public struct OffsiteStatus: Sendable, Codable {
+        public var target: String
+        /// "success", "failure" or "never".
+        public var lastResult: String
+        public var lastAttempt: Date?
+        public var lastError: String?
+        /// The newest of the source's snapshots the target holds (its id in the repository) and its time.
+        public var newestCopied: String?
+        public var newestCopiedTime: Date?
+        /// Seconds from the newest copied snapshot to now (nil: nothing copied yet).
+        public var lagSeconds: Double?
+        /// The source's snapshots in the repository that are newer than the newest copy.
+        public var behind: Int?
     }
 
     /// How late a scheduled source's success may be: one schedule interval (the time between its two
@@ -66,6 +85,9 @@ public struct StatusReport: Sendable, Codable {
         if let e = stateError { out.append("state: \(e.split(separator: "\n").first ?? "")") }
         for s in sources {
             if s.lastResult == "failure" { out.append("source \(s.name): the last run failed") }
+            for o in s.offsite where o.lastResult == "failure" {
+                out.append("source \(s.name): the last copy to offsite \(o.target) failed" + (o.lastError.map { ": \($0.split(separator: "\n").first ?? "")" } ?? ""))
+            }
             if s.overdue {
                 out.append("source \(s.name): " + (s.lastSuccess.map { "no success since \(Timestamp.format($0)), longer than its schedule allows" } ?? "never succeeded"))
             }
@@ -138,7 +160,15 @@ extension Runner {
                 lastCheck: st?.lastCheck, lastCheckResult: st?.lastCheckResult ?? record?.checkResult,
                 lastVerifiedRestore: [st?.lastVerifyRestore, verify?.time].compactMap { $0 }.max(),
                 lastVerifiedRestoreResult: st?.lastVerifyRestoreResult ?? verify?.text,
-                lastSuccess: lastSuccess, overdue: overdue))
+                lastSuccess: lastSuccess, overdue: overdue,
+                offsite: s.offsite.map { name in
+                    let o = st?.offsite?[name]
+                    return StatusReport.OffsiteStatus(
+                        target: name, lastResult: o?.lastSuccess.map { $0 ? "success" : "failure" } ?? "never", lastAttempt: o?.lastAttempt,
+                        lastError: o?.lastSuccess == false ? o?.lastError : nil, newestCopied: o?.newestCopied, newestCopiedTime: o?.newestCopiedTime,
+                        lagSeconds: o?.newestCopiedTime.map { now.timeIntervalSince($0) },
+                        behind: repository == nil ? nil : OffsiteStep.behind(mine, source: s, host: host, newestID: o?.newestCopied, newest: o?.newestCopiedTime))
+                }))
         }
         return StatusReport(host: host, repository: Resources.repositoryLocation(config, environment), config: config.path,
                             timeZone: config.timeZone.identifier, generatedAt: now,

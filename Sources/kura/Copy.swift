@@ -31,6 +31,7 @@ struct Copy: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("The target repository's location.", valueName: "location")) var to: String
     @Option(name: .long, help: ArgumentHelp("Only snapshots of this configuration source (tagged source:NAME by `kura run`).", valueName: "name")) var source: String?
     @Option(name: .long, help: ArgumentHelp("Only snapshots with this tag (repeatable: all of them).", valueName: "tag")) var tag: [String] = []
+    @Option(name: .long, help: ArgumentHelp("Only snapshots of this host (repeatable: any of them).", valueName: "name")) var host: [String] = []
     @Option(name: .long, help: ArgumentHelp("Read the target's password from this file (first line; mode 0600). Also $KURA_TO_PASSWORD_FILE; else the source's password.", valueName: "file"))
     var toPasswordFile: String?
     @Flag(name: .long, help: "After copying, read every blob of the copied snapshots back from the target and check its SHA-256.") var verifyData = false
@@ -68,6 +69,7 @@ struct Copy: AsyncParsableCommand {
             options.snapshots = snapshots
             options.tags = tag
             options.sourceName = source
+            options.hosts = host
             options.verifyData = verifyData
             let quiet = global.quiet || global.json
             let started = Date()

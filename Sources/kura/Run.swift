@@ -73,6 +73,7 @@ struct Run: AsyncParsableCommand {
                 if let c = rep.checkResult { Swift.print("  check: \(c)") }
                 if let v = rep.verifyResult { Swift.print("  verify-restore: \(v)") }
                 if let g = r.gc { Swift.print("  gc: freed \(Terminal.bytes(g.bytesFreed))") }
+                for o in rep.offsite { Swift.print("  offsite \(o.target): \(o.line(config.timeZone))") }
                 for w in rep.warnings { Swift.print("  warning: \(Terminal.escapingControls(w))") }
             } else {
                 // The error can hold a server's answer or a command's output: escaped for the terminal.

@@ -54,6 +54,10 @@ struct Status: AsyncParsableCommand {
                             t(s.lastVerifiedRestore)]
                 print(cols.joined(separator: " "))
                 if s.lastResult == "failure", let e = s.lastError { print("  error: \(e.split(separator: "\n").first ?? "")") }
+                for o in s.offsite {
+                    let lag = o.lagSeconds.map { String(format: " (%.1f h old)", $0 / 3600) } ?? ""
+                    print("  offsite \(o.target): \(o.lastResult), newest copy \(t(o.newestCopiedTime))\(lag)" + ((o.behind ?? 0) > 0 ? ", \(o.behind!) snapshot\(o.behind == 1 ? "" : "s") behind" : ""))
+                }
             }
             if report.sources.contains(where: \.due) { print("* due now (the next `kura run --due` runs it)") }
             if let e = report.stateError { print("state: \(e.split(separator: "\n").first ?? "")") }
