@@ -119,6 +119,17 @@ public struct ConfigChecker: Sendable {
                 let pos = config.locations.position(of: e.code == .wrongPassword ? (config.password != nil ? "password" : "password-file") : "repository")
                 out.append(Finding(subject: "repository", level: .error, message: e.message, hint: e.hint, line: pos?.line, column: pos?.column))
             } catch { out.append(Finding(subject: "repository", level: .error, message: "\(error)")) }
+            // Offsite targets: each must exist and open with its password (the nightly copy needs both).
+            for (i, target) in config.offsite.enumerated() {
+                let pos = config.locations.position(of: "offsite[\(i)]", preferValue: false)
+                do {
+                    let repo = try await Resources.openOffsite(target, config, environment)
+                    out.append(Finding(subject: "offsite \(target.name)", level: .ok, message: "opened \(repo.store.location)"))
+                } catch {
+                    let e = KuraError.from(error)
+                    out.append(Finding(subject: "offsite \(target.name)", level: .error, message: e.message, hint: e.hint, line: pos?.line, column: pos?.column))
+                }
+            }
         }
 
         // State folder.

@@ -117,6 +117,12 @@ import Testing
         var status = await runner.status()
         #expect(status.sources.first?.offsite.first?.lastResult == "failure" && status.sources.first?.offsite.first?.behind == 1)
         #expect(status.problems.contains { $0.contains("offsite") }, "\(status.problems)")
+        // `kura config check` says so too, pointing at the target.
+        var checker = ConfigChecker(config: config, environment: s.environment)
+        checker.testNotifications = false
+        let findings = await checker.run()
+        #expect(findings.contains { $0.subject == "offsite \(target)" && $0.level == .error && $0.message.contains("no kura repository at the offsite target") },
+                "\(findings.filter { $0.subject.hasPrefix("offsite") })")
 
         // Back the next night: both missing snapshots go over, nothing is behind.
         try FileManager.default.moveItem(atPath: target + ".away", toPath: target)
@@ -126,6 +132,7 @@ import Testing
         #expect(third.exitCode == 0 && o.success && o.snapshotsCopied == 2 && o.snapshotsSkipped == 1 && o.behind == 0, "\(o)")
         status = await runner.status()
         #expect(status.healthy && status.sources.first?.offsite.first?.behind == 0, "\(status.problems)")
+        #expect(await checker.run().contains { $0.subject == "offsite \(target)" && $0.level == .ok })
     }
 
     @Test func configurationErrorsNameTheOffsiteKey() throws {
