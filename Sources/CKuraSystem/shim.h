@@ -17,6 +17,15 @@ static inline int kura_o_direct(void) { return 0200000; }
 #else
 static inline int kura_o_direct(void) { return 040000; }
 #endif
+/// O_TMPFILE (fcntl.h, GNU): an unnamed file in a directory, gone if the process dies before it is
+/// linked to a name. __O_TMPFILE | O_DIRECTORY; both values differ between architectures.
+#if defined(__aarch64__) || defined(__arm__) || defined(__powerpc__)
+static inline int kura_o_tmpfile(void) { return 020000000 | 040000; }
+#else
+static inline int kura_o_tmpfile(void) { return 020000000 | 0200000; }
+#endif
+/// AT_EMPTY_PATH (fcntl.h, GNU).
+static inline int kura_at_empty_path(void) { return 0x1000; }
 /// SEEK_DATA / SEEK_HOLE (unistd.h, GNU): find the data and holes of a sparse file.
 static inline int kura_seek_data(void) { return 3; }
 static inline int kura_seek_hole(void) { return 4; }

@@ -20,6 +20,30 @@ public final class Descriptor: @unchecked Sendable {
         return Descriptor(fd: fd, path: path)
     }
 
+    /// An unnamed regular file in `dir` (`O_TMPFILE`): if the process dies before ``link(as:in:path:)``
+    /// gives it a name, the kernel frees it and nothing is left behind. Nil when the file system (or
+    /// the kernel) does not support unnamed files, or `/proc/self/fd` is missing (linking needs it).
+    public static func openUnnamed(in dir: Descriptor, path: [UInt8], mode: mode_t) throws -> Descriptor? {
+        guard Descriptor.procFdAvailable else { return nil }
+        let fd = Glibc.openat(dir.fd, ".", kura_o_tmpfile() | O_WRONLY | O_CLOEXEC, mode)
+        if fd >= 0 { return Descriptor(fd: fd, path: path) }
+        switch errno {
+        case EOPNOTSUPP, EISDIR, EINVAL, ENOENT: return nil  // not supported here: the caller uses a named temporary file
+        default: throw FileSystemError("open", path: path, errno: errno)
+        }
+    }
+
+    private static let procFdAvailable = access("/proc/self/fd", F_OK) == 0
+
+    /// Gives an unnamed file (``openUnnamed(in:path:mode:)``) the name `name` in `dir`; fails with
+    /// EEXIST when the name is taken.
+    public func link(as name: [UInt8], in dir: Descriptor, path: [UInt8]) throws {
+        let ok = withCPath(name) { target in
+            Glibc.linkat(AT_FDCWD, "/proc/self/fd/\(fd)", dir.fd, target, AT_SYMLINK_FOLLOW) == 0
+        }
+        guard ok else { throw FileSystemError("link", path: path, errno: errno) }
+    }
+
     /// Opens a directory without following a final symlink.
     public static func openDirectory(_ name: [UInt8], in dir: Descriptor?, path: [UInt8]) throws -> Descriptor {
         try open(name, in: dir, path: path, flags: O_RDONLY | O_DIRECTORY | O_NOFOLLOW)

@@ -238,13 +238,16 @@ public final class Restorer: Sendable {
     }
 
     /// Writes a file's chunks at their offsets (holes are skipped and stay holes), then its metadata,
-    /// all under a temporary name in the same folder; renames it to its real name only when it is
-    /// complete. On failure the temporary file is removed and the error says the file was not restored.
+    /// into an unnamed file in the same folder (`O_TMPFILE`, so a restore killed midway leaves nothing
+    /// behind), or under a temporary name where the file system has no unnamed files; it gets its real
+    /// name (through a temporary name and a rename, which replaces what was there atomically) only when
+    /// it is complete. On failure the temporary file is removed and the error says the file was not restored.
     private func restoreFile(_ node: Node, into dir: Descriptor, display: [UInt8]) async throws {
         let temporary = Array(".kura-restore-\(String(UInt64.random(in: 0...UInt64.max), radix: 16))".utf8)
         var oldRemoved = false
         do {
-            let file = try Descriptor.open(temporary, in: dir, path: display, flags: O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode: 0o600)
+            let unnamed = try Descriptor.openUnnamed(in: dir, path: display, mode: 0o600)
+            let file = try unnamed ?? Descriptor.open(temporary, in: dir, path: display, flags: O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode: 0o600)
             var offset: Int64 = 0
             let chunks = node.content.filter { !$0.isHole }
             var offsets: [Int64] = []
@@ -256,6 +259,7 @@ public final class Restorer: Sendable {
             }
             guard ftruncate(file.fd, off_t(node.size)) == 0 else { throw FileSystemError("truncate", path: display, errno: errno) }
             applyMetadata(node, fd: file, display: display)
+            if unnamed != nil { try file.link(as: temporary, in: dir, path: display) }
             if renameat(dir.fd, cString(temporary), dir.fd, cString(node.name)) != 0 {
                 // A folder (or something else rename cannot replace) is in the way: remove it, then rename.
                 guard errno == EISDIR || errno == ENOTEMPTY || errno == EEXIST || errno == ENOTDIR else {

@@ -16,7 +16,7 @@ struct Restore: AsyncParsableCommand {
 
         Restored: file contents (holes stay holes), folders, symlinks, hard links, FIFOs, device nodes, mode bits, owner (by name if it exists here, else by number; as root), mtime with nanoseconds, extended attributes and ACLs.
 
-        Whatever is in the way under DIR is replaced by the snapshot's entry: a file, a symlink (the link itself, never what it points to) or a folder with all its contents (removed with *at calls that never follow a symlink and never cross into another mounted filesystem). Files are written under a temporary name and renamed into place when complete, so a file that cannot be restored (damaged data) is reported as an error and leaves no partial copy.
+        Whatever is in the way under DIR is replaced by the snapshot's entry: a file, a symlink (the link itself, never what it points to) or a folder with all its contents (removed with *at calls that never follow a symlink and never cross into another mounted filesystem). Files are written as unnamed files (O_TMPFILE; a temporary name where the file system has none) and renamed into place when complete, so a file that cannot be restored (damaged data) is reported as an error and leaves no partial copy, and a restore killed midway (kill -9, power loss) leaves no temporary files behind.
         """)
 
     @OptionGroup var global: GlobalOptions
