@@ -48,13 +48,10 @@ struct OffsiteStep: Sendable {
             }
             logger.info("offsite copy done", metadata: meta.merging(["copied": .string("\(copy.snapshotsCopied)"), "bytes": .string("\(copy.bytesCopied)")]) { a, _ in a })
             if let keep = source.offsiteKeep {
-                var calendar = Calendar(identifier: .gregorian)
-                calendar.timeZone = config.timeZone
-                let tag = source.tag
-                let groups = try await Forgetter(repository: destination).run(policy: keep, grouping: [], host: host, filter: { $0.tags.contains(tag) },
-                                                                               dryRun: false, calendar: calendar, now: max(now, Date()))
-                result.retained = groups.reduce(0) { $0 + $1.keep.count }
-                result.removed = groups.reduce(0) { $0 + $1.remove.count }
+                let (kept, removed) = try await Runner.forget(source, policy: keep, repository: destination, host: host,
+                                                              timeZone: config.timeZone, now: max(now, Date()))
+                result.retained = kept
+                result.removed = removed
                 logger.info("offsite forget applied", metadata: meta.merging(["kept": .string("\(result.retained!)"), "removed": .string("\(result.removed!)")]) { a, _ in a })
                 if result.removed! > 0 || config.gc.every == .always, config.gc.every.isDue(last: state.lastGC, now: now) {
                     var gc = GCOptions()

@@ -363,11 +363,18 @@ public final class Runner: Sendable {
 
     /// Applies the source's keep policy to its snapshots on this host (one group). Returns (kept, removed).
     func forget(_ source: SourceConfig, policy: RetentionPolicy, repository: Repository) async throws -> (Int, Int) {
+        try await Runner.forget(source, policy: policy, repository: repository, host: host, timeZone: config.timeZone, now: max(now, Date()))
+    }
+
+    /// Applies `policy` to the source's snapshots of `host` in `repository` (the repository itself, or an
+    /// offsite target with `offsite-keep`), with calendar periods in `timeZone`. Returns (kept, removed).
+    static func forget(_ source: SourceConfig, policy: RetentionPolicy, repository: Repository, host: String,
+                       timeZone: TimeZone, now: Date) async throws -> (Int, Int) {
         var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = config.timeZone
+        calendar.timeZone = timeZone
         let tag = source.tag
         let groups = try await Forgetter(repository: repository).run(policy: policy, grouping: [], host: host, filter: { $0.tags.contains(tag) },
-                                                                      dryRun: false, calendar: calendar, now: max(now, Date()))
+                                                                      dryRun: false, calendar: calendar, now: now)
         return (groups.reduce(0) { $0 + $1.keep.count }, groups.reduce(0) { $0 + $1.remove.count })
     }
 
