@@ -171,7 +171,9 @@ struct LockGuaranteeTests {
     func refreshKeepsTheLock() async throws {
         try await withRepository { s in
             let env = ["KURA_LOCK_STALE_SECONDS": "3"]
-            let child = try commandBackup(s, "for i in 1 2 3 4 5 6 7 8; do head -c 100000 /dev/urandom; sleep 1; done", env: env)
+            // The backup runs until the test has tried its gcs (on a loaded machine one gc can take seconds).
+            let done = s.path("gc-tried")
+            let child = try commandBackup(s, "while [ ! -e \(done) ]; do head -c 100000 /dev/urandom; sleep 1; done", env: env)
             var blocked = 0
             for _ in 0..<4 {
                 try await Task.sleep(for: .seconds(1.5))
@@ -179,6 +181,7 @@ struct LockGuaranteeTests {
                 #expect(gc.status == 11, "gc did not meet the refreshed lock: \(gc)")
                 if gc.status == 11 { blocked += 1 }
             }
+            FileManager.default.createFile(atPath: done, contents: nil)
             let result = child.result(await child.wait(timeout: 60))
             #expect(result.status == 0, "\(result)")
             #expect(blocked == 4)
