@@ -10,7 +10,9 @@ import KuraRepository
 /// host, paths and tags and `copiedFrom` set to the source snapshot's id, which makes a second copy skip it.
 ///
 /// Killed midway, a copy leaves packs in the target that the repository indexed every few packs; the
-/// next run finds those blobs in the target's index and does not store them again.
+/// next run finds those blobs in the target's index and does not store them again. It does not trust
+/// that index blindly: one LIST of the target's packs first, and blobs of packs the target lost are
+/// sent again.
 ///
 /// Writes only new objects into the target (packs, index files, snapshots, all named by their content)
 /// and deletes nothing but its own lock objects: credentials that may create and read objects, and
@@ -62,12 +64,11 @@ public struct Copier: Sendable {
             try await target.withLock(.shared) { _ in
                 var report = initial
                 let selected = try await select()
-                try await target.loadIndex()
-                // The target's index must not vouch for packs its storage lost (a `kura check` there
-                // leaves a marker): the blobs in them are copied again instead of being skipped.
-                let lost = try await target.verifyIndexBeforeBackup(force: false)
+                // The target's index must not vouch for packs its storage lost (one LIST of its
+                // packs): the blobs in them are copied again instead of being skipped.
+                let lost = try await target.dropPacksMissingFromStorage()
                 if !lost.isEmpty {
-                    let warning = "the target's index listed \(lost.count) pack(s) its storage no longer holds (found by `kura check`); they were dropped from its index, and their blobs are copied again"
+                    let warning = "the target's index listed \(lost.count) pack(s) its storage no longer holds; they were dropped from its index, and their blobs are copied again"
                     report.warnings.append(warning)
                     progress?("warning: " + warning)
                 }

@@ -33,8 +33,19 @@ public struct CopyReport: Sendable, Codable, Equatable {
         public var readData = false
     }
 
+    /// The Object Lock retention set on every object uploaded into an S3 target (`--retention`).
+    public struct Retention: Sendable, Codable, Equatable {
+        /// `COMPLIANCE` or `GOVERNANCE`.
+        public var mode: String
+        /// How long after its upload each object stays locked.
+        public var seconds: Int
+        public init(mode: String, seconds: Int) { self.mode = mode; self.seconds = seconds }
+    }
+
     public var sourceLocation: String
     public var targetLocation: String
+    /// Nil when no retention was set by the copy (a bucket's default retention may still apply).
+    public var retention: Retention?
     public var snapshots: [Item] = []
     public var snapshotsCopied: Int { snapshots.filter { $0.status == "copied" }.count }
     public var snapshotsSkipped: Int { snapshots.filter { $0.status == "skipped" }.count }
@@ -53,7 +64,7 @@ public struct CopyReport: Sendable, Codable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case sourceLocation, targetLocation, snapshots, snapshotsCopied, snapshotsSkipped, blobsCopied, bytesCopied, bytesStored,
-             chunkerDiffers, verification, warnings
+             chunkerDiffers, verification, warnings, retention
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -69,6 +80,7 @@ public struct CopyReport: Sendable, Codable, Equatable {
         try c.encode(chunkerDiffers, forKey: .chunkerDiffers)
         try c.encode(verification, forKey: .verification)
         try c.encode(warnings, forKey: .warnings)
+        try c.encode(retention, forKey: .retention)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -79,5 +91,6 @@ public struct CopyReport: Sendable, Codable, Equatable {
         chunkerDiffers = try c.decode(Bool.self, forKey: .chunkerDiffers)
         verification = try c.decode(Verification.self, forKey: .verification)
         warnings = try c.decode([String].self, forKey: .warnings)
+        retention = try c.decodeIfPresent(Retention.self, forKey: .retention)
     }
 }

@@ -14,6 +14,12 @@ enum OpenSSL {
         return md
     }()
 
+    /// MD5 from the default provider (only for S3's `Content-MD5`, never for security).
+    nonisolated(unsafe) static let md5: OpaquePointer = {
+        guard let md = EVP_MD_fetch(nil, "MD5", nil) else { fatal("EVP_MD_fetch(MD5)") }
+        return md
+    }()
+
     /// AES-256-GCM from the default provider.
     nonisolated(unsafe) static let aes256GCM: OpaquePointer = {
         guard let cipher = EVP_CIPHER_fetch(nil, "AES-256-GCM", nil) else {

@@ -17,6 +17,9 @@ final class LockKeeper: Sendable {
 }
 
 extension Repository {
+    /// Key prefixes of the objects a repository deletes under a shared lock (its lock objects): storage
+    /// that keeps objects from deletion (an S3 Object Lock retention) must leave these removable.
+    public static let removableKeyPrefixes = ["locks/"]
     /// Where the repository's warnings go (stale locks ignored, running without a lock). Set once by
     /// the front end after opening; the default drops them.
     public func setWarningHandler(_ handler: @escaping @Sendable (String) -> Void) {

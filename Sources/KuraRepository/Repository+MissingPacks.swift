@@ -40,6 +40,20 @@ extension Repository {
         return missing
     }
 
+    /// Before a copy trusts a target's index (the target may have lost packs nobody checked for yet):
+    /// one LIST of `data/` against the packs of the loaded index. When packs are missing, the index is
+    /// rewritten without them as by ``forgetMissingPacks()`` (a new index file; nothing is deleted) and
+    /// reloaded; returns them (empty: nothing written). Under a held lock.
+    public func dropPacksMissingFromStorage() async throws -> Set<BlobID> {
+        try await loadIndex()
+        let indexed = Set(state.withLock { $0.index.packs })
+        let listing: [ObjectInfo]
+        do { listing = try await store.list(prefix: "data/") } catch { throw Repository.storeError(error, doing: "listing the packs") }
+        let present = Set(listing.compactMap { BlobID(hex: String($0.key.split(separator: "/").last ?? "")) })
+        guard !indexed.isSubset(of: present) else { return [] }
+        return try await forgetMissingPacks()
+    }
+
     /// Whether `check` left a missing-packs marker.
     func hasMissingPacksMarker() async throws -> Bool {
         do { return !(try await store.list(prefix: "records/\(Repository.missingPacksRecord)/")).isEmpty } catch {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import KuraCopier
+import KuraOperations
 import KuraRepository
 import KuraStore
 
@@ -14,6 +15,8 @@ struct Copy: AsyncParsableCommand {
 
         The copy only adds objects to the target (packs, index files, snapshots) and deletes nothing but its own lock objects, so it works with storage credentials that may write and read but not delete or overwrite (see docs/offsite.md).
 
+        Into an S3 bucket created with Object Lock, --retention 30d locks every object the copy uploads (all but lock objects) for 30 days: nobody can delete or overwrite those versions before then — in compliance mode not even the account's root; in governance mode (the default) only a principal allowed s3:BypassGovernanceRetention. Before it trusts the target's index, the copy lists the target's packs once, so blobs in packs the target lost are sent again.
+
         Create the target with the source's chunker secret, so that later backups into it deduplicate against the copied data (a copy works anyway, and warns):
           kura init --repo /mnt/offsite/kura --copy-chunker-params-from /backup/kura
 
@@ -22,6 +25,7 @@ struct Copy: AsyncParsableCommand {
           kura copy --to /mnt/offsite/kura latest --verify-data
           kura copy --to /mnt/offsite/kura --source app --to-password-file pw-off
           kura copy --to /mnt/offsite/kura --tag daily --json
+          kura copy --to s3:https://s3.eu-central-1.amazonaws.com/acme-offsite/kura --retention 30d --retention-mode compliance
 
         Exit codes: 10 when either repository does not exist, 11 when either is locked against the copy (a gc or forget holding it), 12 when a password does not open it.
         """)
@@ -35,15 +39,22 @@ struct Copy: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Read the target's password from this file (first line; mode 0600). Also $KURA_TO_PASSWORD_FILE; else the source's password.", valueName: "file"))
     var toPasswordFile: String?
     @Flag(name: .long, help: "After copying, read every blob of the copied snapshots back from the target and check its SHA-256.") var verifyData = false
+    @Option(name: .long, help: ArgumentHelp("S3 targets in a bucket with Object Lock: lock every uploaded object (but lock objects) for this long, e.g. 30d.", valueName: "duration"))
+    var retention: String?
+    @Option(name: .long, help: ArgumentHelp("With --retention: compliance (nobody can delete before it ends, root included) or governance (only with s3:BypassGovernanceRetention). Default: governance.", valueName: "mode"))
+    var retentionMode: String?
 
     func run() async throws {
         try await runReportingErrors(json: global.json) {
             // Both repositories must exist before any password is asked for.
+            let objectLock = try objectLockOption()
             let sourceStore = try global.store()
             _ = try await Repository.readConfig(store: sourceStore)
             let targetStore: any ObjectStore
             do {
-                targetStore = try StoreFactory.open(to, options: StoreOptions(onRetry: { Terminal.printError("kura: warning: \($0)") }))
+                var s3 = global.s3Options
+                s3.objectLock = objectLock
+                targetStore = try StoreFactory.open(to, options: StoreOptions(onRetry: { Terminal.printError("kura: warning: \($0)") }, s3: s3))
                 _ = try await Repository.readConfig(store: targetStore)
             } catch let e as KuraError where e.code == .noRepository {
                 throw KuraError(.noRepository, "there is no kura repository at \(to) to copy to",
@@ -73,15 +84,19 @@ struct Copy: AsyncParsableCommand {
             options.verifyData = verifyData
             let quiet = global.quiet || global.json
             let started = Date()
-            let report = try await Copier(source: repo, target: target, options: options) { line in
+            var report = try await Copier(source: repo, target: target, options: options) { line in
                 if line.hasPrefix("warning: ") { Terminal.printError("kura: " + line) } else if !quiet { print(line) }
             }.run()
+            report.retention = objectLock.map { CopyReport.Retention(mode: $0.mode.rawValue, seconds: $0.retentionSeconds) }
             if global.json {
                 try Terminal.json(report)
             } else if !global.quiet {
                 print("copied \(report.snapshotsCopied) snapshots, skipped \(report.snapshotsSkipped) already in the target; "
                       + "\(report.blobsCopied) blobs, \(Terminal.bytes(report.bytesCopied)) (\(Terminal.bytes(report.bytesStored)) stored)"
                       + String(format: " in %.2f s", Date().timeIntervalSince(started)))
+                if let lock = objectLock {
+                    print("every object uploaded (lock objects aside) is locked in \(lock.mode.rawValue) mode for \(retention ?? "") after its upload")
+                }
                 let v = report.verification
                 if v.snapshots > 0 {
                     print("verified \(v.snapshots) copied snapshots in the target: \(v.trees) trees and \(v.dataBlobs) data blobs indexed"
@@ -90,5 +105,29 @@ struct Copy: AsyncParsableCommand {
             }
             return 0
         }
+    }
+
+    /// `--retention` and `--retention-mode` as an Object Lock retention (S3 targets only).
+    func objectLockOption() throws -> S3ObjectLock? {
+        guard let retention else {
+            if retentionMode != nil { throw KuraError(.usage, "--retention-mode needs --retention", hint: "e.g. --retention 30d --retention-mode compliance") }
+            return nil
+        }
+        guard let seconds = ConfigurationParser.seconds(retention) else {
+            throw KuraError(.usage, "--retention \(retention) is not a duration", hint: "e.g. 30d, 12h; nothing was copied")
+        }
+        var lock = S3ObjectLock(retentionSeconds: try S3ObjectLock.validate(seconds: seconds, what: "--retention"),
+                                exemptPrefixes: Repository.removableKeyPrefixes)
+        if let retentionMode {
+            guard let mode = S3ObjectLock.Mode(parsing: retentionMode) else {
+                throw KuraError(.usage, "--retention-mode \(retentionMode) is neither compliance nor governance", hint: "nothing was copied")
+            }
+            lock.mode = mode
+        }
+        guard case .s3 = try StoreLocation(parsing: to) else {
+            throw KuraError(.usage, "--retention works only for an S3 target (an Object Lock retention), and \(to) is not one",
+                            hint: "a local or mounted target keeps nothing from deletion; nothing was copied")
+        }
+        return lock
     }
 }

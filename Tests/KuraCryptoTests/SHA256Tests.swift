@@ -78,3 +78,14 @@ struct SHA256Tests {
         }
     }
 }
+
+@Suite("MD5 (for S3's Content-MD5)")
+struct MD5Tests {
+    @Test("RFC 1321 test suite vectors")
+    func rfcVectors() {
+        #expect(hexString(MD5.hash([])) == "d41d8cd98f00b204e9800998ecf8427e")
+        #expect(hexString(MD5.hash(Array("abc".utf8))) == "900150983cd24fb0d6963f7d28e17f72")
+        #expect(hexString(MD5.hash(Array("12345678901234567890123456789012345678901234567890123456789012345678901234567890".utf8)))
+                == "57edf4a22be3c955ac49da2e2107b67a")
+    }
+}

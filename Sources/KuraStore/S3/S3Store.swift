@@ -30,10 +30,13 @@ public struct S3Options: Sendable {
     public var maxKeysPerList: Int
     /// Seconds one request may take in all (a 16 MiB pack at 1 MB/s fits).
     public var requestTimeoutSeconds: Int
+    /// Object Lock retention set on every object put (but those under its exempt prefixes); nil: none
+    /// (the bucket's default retention, if it has one, still applies).
+    public var objectLock: S3ObjectLock?
 
     public init(region: String? = nil, endpoint: String? = nil, credentials: S3Credentials? = nil, environment: [String: String]? = nil,
                 addressing: Addressing = .path, maxConcurrentRequests: Int = 8, maxKeysPerList: Int = 1000,
-                requestTimeoutSeconds: Int = 120) {
+                requestTimeoutSeconds: Int = 120, objectLock: S3ObjectLock? = nil) {
         self.region = region
         self.endpoint = endpoint
         self.credentials = credentials
@@ -42,6 +45,7 @@ public struct S3Options: Sendable {
         self.maxConcurrentRequests = maxConcurrentRequests
         self.maxKeysPerList = maxKeysPerList
         self.requestTimeoutSeconds = requestTimeoutSeconds
+        self.objectLock = objectLock
     }
 }
 
@@ -93,8 +97,20 @@ public final class S3Store: ObjectStore {
     public func put(_ key: String, data: [UInt8]) async throws {
         let key = try ObjectKey(key, location: location)
         try await checkNoClash(key)
-        let response = try await send("PUT", key: key.string, body: data)
-        guard response.status == 200 else { throw failure(response, key: key.string, operation: "put") }
+        // Content-MD5 on every upload: S3 requires it for objects under Object Lock, including a bucket's
+        // default retention, which kura cannot see (and it checks the body against it).
+        var headers = [("Content-MD5", Data(MD5.hash(data)).base64EncodedString())]
+        if let lock = options.objectLock, lock.applies(to: key.string) {
+            headers += [("x-amz-object-lock-mode", lock.mode.rawValue), ("x-amz-object-lock-retain-until-date", lock.retainUntil())]
+        }
+        let response = try await send("PUT", key: key.string, headers: headers, body: data)
+        guard response.status == 200 else {
+            var error = failure(response, key: key.string, operation: "put")
+            if response.status == 400, headers.count > 1 {
+                error.message += " — the object was sent with an Object Lock retention: the bucket must have been created with Object Lock enabled"
+            }
+            throw error
+        }
         // The key is an object now, not a directory level.
         knownDirectories.withLock { _ = $0.remove(fullKey(key.string)) }
     }
@@ -237,8 +253,8 @@ public final class S3Store: ObjectStore {
 
     /// Sends one signed request for `key` (nil: the bucket itself) and returns the answer, whatever its
     /// status; a request that got no answer (cannot connect, time-out, reset) is `.unavailable`.
-    private func send(_ method: String, key: String?, query: [(String, String)] = [], body: [UInt8]? = nil,
-                      range: ClosedRange<Int64>? = nil) async throws(ObjectStoreError) -> HTTPResponse {
+    private func send(_ method: String, key: String?, query: [(String, String)] = [], headers extra: [(String, String)] = [],
+                      body: [UInt8]? = nil, range: ClosedRange<Int64>? = nil) async throws(ObjectStoreError) -> HTTPResponse {
         var path = options.addressing == .path ? "/" + s3.bucket : ""
         if let key { path += "/" + S3Signer.uriEncode(fullKey(key), keepSlash: true) }
         if path.isEmpty { path = "/" }
@@ -248,6 +264,7 @@ public final class S3Store: ObjectStore {
         if let range { headers.append(("Range", "bytes=\(range.lowerBound)-\(range.upperBound)")) }
         // libcurl sends a body as a form post unless told otherwise; S3 stores the type with the object.
         if body != nil { headers.append(("Content-Type", "application/octet-stream")) }
+        headers += extra
         let payloadHash = S3Signer.hex(SHA256.hash(body ?? []))
         let signed = signer.sign(method: method, path: path, query: query, headers: headers, payloadHash: payloadHash,
                                  amzDate: S3Signer.now())
