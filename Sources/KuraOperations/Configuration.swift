@@ -1,6 +1,7 @@
 import Foundation
 import KuraMaintenance
 import KuraNotify
+import KuraStore
 
 /// The operations configuration (`/etc/kura/kura.toml`): one repository, the named sources to back up
 /// with their schedules and policies, and the channels that receive run reports.
@@ -34,6 +35,9 @@ public struct Configuration: Sendable {
     public var notify: [NotifyConfig] = []
     /// `[[offsite]]`: named copy targets that sources send their new snapshots to (`offsite = "NAME"`).
     public var offsite: [OffsiteTarget] = []
+    /// `s3-endpoint`, `s3-region`, `s3-profile`, `s3-credentials-file`: how the repository and the
+    /// offsite targets in S3 are reached.
+    public var s3 = S3Settings()
     /// Where each key was found, for error messages that point at it.
     public var locations = TOMLLocations()
 
@@ -166,7 +170,24 @@ public struct OffsiteTarget: Sendable, Equatable {
     public var passwordFile: String?
     /// Read every copied blob back from the target and check its hash (`kura copy --verify-data`).
     public var verifyData = false
+    /// `retention` and `retention-mode` (S3 targets): the Object Lock retention set on every object the
+    /// copy uploads (`kura copy --retention`); nil: none (the bucket's default retention still applies).
+    public var objectLock: S3ObjectLock?
     public init(name: String, repository: String) { self.name = name; self.repository = repository }
+}
+
+/// How S3 locations of the configuration (the repository, offsite targets) are reached; each nil
+/// falls back to the environment (`KURA_S3_ENDPOINT`, `AWS_REGION`, `AWS_PROFILE`, `~/.aws/credentials`).
+public struct S3Settings: Sendable, Equatable {
+    /// For `s3://BUCKET[/PREFIX]` locations: the service endpoint (virtual-host addressing).
+    public var endpoint: String?
+    /// The signing region.
+    public var region: String?
+    /// A profile of the credentials file; set, the environment's AWS_ACCESS_KEY_ID is not used.
+    public var profile: String?
+    /// An AWS-style credentials file (mode 0600); set, the environment's AWS_ACCESS_KEY_ID is not used.
+    public var credentialsFile: String?
+    public init() {}
 }
 
 /// PostgreSQL source settings.

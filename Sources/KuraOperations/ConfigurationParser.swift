@@ -2,6 +2,7 @@ import Foundation
 import KuraCore
 import KuraMaintenance
 import KuraNotify
+import KuraRepository
 import KuraStore
 import TOMLKit
 
@@ -239,7 +240,8 @@ public enum ConfigurationParser {
         // MARK: - Document
 
         static let topKeys = ["repository", "password-file", "password", "host", "timezone", "state-dir", "cache-dir", "log-file",
-                              "log-format", "log-level", "log-max-bytes", "log-keep", "gc", "docker", "source", "notify", "offsite"]
+                              "log-format", "log-level", "log-max-bytes", "log-keep", "gc", "docker", "source", "notify", "offsite",
+                              "s3-endpoint", "s3-region", "s3-profile", "s3-credentials-file"]
 
         mutating func configuration(_ t: TOMLTable) -> Configuration {
             var c = Configuration()
@@ -259,6 +261,19 @@ public enum ConfigurationParser {
             c.host = nonEmptyString(t, "", "host")
             if let tz = nonEmptyString(t, "", "timezone") {
                 if let zone = TimeZone(identifier: tz) { c.timeZone = zone } else { fail("timezone", "unknown time zone \"\(tz)\"", hint: "use a name from /usr/share/zoneinfo, e.g. Europe/Berlin or UTC") }
+            }
+            c.s3.endpoint = nonEmptyString(t, "", "s3-endpoint")
+            if let e = c.s3.endpoint {
+                let rest = e.hasPrefix("https://") ? e.dropFirst(8) : e.hasPrefix("http://") ? e.dropFirst(7) : ""
+                var host = rest
+                while host.hasSuffix("/") { host = host.dropLast() }
+                if host.isEmpty || host.contains("/") { fail("s3-endpoint", "s3-endpoint is https://HOST[:PORT], not \"\(e)\"", hint: "e.g. s3-endpoint = \"https://s3.eu-central-1.amazonaws.com\"") }
+            }
+            c.s3.region = nonEmptyString(t, "", "s3-region")
+            c.s3.profile = nonEmptyString(t, "", "s3-profile")
+            c.s3.credentialsFile = nonEmptyString(t, "", "s3-credentials-file")
+            if let f = c.s3.credentialsFile, !f.hasPrefix("/") {
+                fail("s3-credentials-file", "s3-credentials-file must be an absolute path, not \"\(f)\"", hint: "cron and systemd run kura from /")
             }
             c.stateDirectory = nonEmptyString(t, "", "state-dir")
             c.cacheDirectory = nonEmptyString(t, "", "cache-dir")
@@ -481,7 +496,7 @@ public enum ConfigurationParser {
         // MARK: - Offsite targets
 
         mutating func offsiteTarget(_ t: TOMLTable, _ base: String) -> OffsiteTarget? {
-            checkKeys(t, base, ["name", "repository", "password-file", "verify-data"], what: "an [[offsite]] target")
+            checkKeys(t, base, ["name", "repository", "password-file", "verify-data", "retention", "retention-mode"], what: "an [[offsite]] target")
             guard let name = nonEmptyString(t, base, "name") else {
                 if t["name"] == nil { fail(base, "every [[offsite]] needs a name", hint: "e.g. name = \"s3\"; sources refer to it with offsite = \"s3\"", atKey: true) }
                 return nil
@@ -498,6 +513,26 @@ public enum ConfigurationParser {
             var target = OffsiteTarget(name: name, repository: location)
             target.passwordFile = nonEmptyString(t, base, "password-file")
             target.verifyData = bool(t, base, "verify-data") ?? false
+            if let text = nonEmptyString(t, base, "retention") {
+                if !location.hasPrefix("s3:") {
+                    fail(join(base, "retention"), "retention is an S3 Object Lock retention: the target \(name) is not in S3", hint: "remove it, or copy to an S3 bucket created with Object Lock")
+                } else if let seconds = ConfigurationParser.seconds(text) {
+                    do {
+                        target.objectLock = S3ObjectLock(retentionSeconds: try S3ObjectLock.validate(seconds: seconds, what: "retention"),
+                                                         exemptPrefixes: Repository.removableKeyPrefixes)
+                    } catch { fail(join(base, "retention"), error.message, hint: "e.g. retention = \"30d\"") }
+                } else {
+                    fail(join(base, "retention"), "retention \"\(text)\" is not a duration", hint: "e.g. retention = \"30d\"")
+                }
+            }
+            if let text = nonEmptyString(t, base, "retention-mode") {
+                if let mode = S3ObjectLock.Mode(parsing: text) {
+                    target.objectLock?.mode = mode
+                    if t["retention"] == nil { fail(join(base, "retention-mode"), "retention-mode needs retention", hint: "e.g. retention = \"30d\"") }
+                } else {
+                    fail(join(base, "retention-mode"), "retention-mode must be \"compliance\" or \"governance\", not \"\(text)\"")
+                }
+            }
             return target
         }
 

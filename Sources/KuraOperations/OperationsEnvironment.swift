@@ -54,7 +54,7 @@ public enum Resources {
     public static func store(_ config: Configuration, _ env: OperationsEnvironment) throws -> any ObjectStore {
         let location = repositoryLocation(config, env)
         do {
-            return try store(at: location, env)
+            return try store(at: location, env, s3: config.s3)
         } catch var e as KuraError where e.code == .noRepository {
             e.hint = "create it with `kura init --repo \(location)` (same password as the configuration's)"
             throw e
@@ -63,12 +63,18 @@ public enum Resources {
 
     /// The store at any location the configuration names (the repository, an offsite target), opened by
     /// ``StoreFactory`` with the run's S3 endpoint and credentials; retries are logged as warnings.
-    public static func store(at location: String, _ env: OperationsEnvironment) throws -> any ObjectStore {
+    /// The configuration's `s3-*` settings come first, then the run's environment.
+    public static func store(at location: String, _ env: OperationsEnvironment, s3 settings: S3Settings = S3Settings(),
+                             objectLock: S3ObjectLock? = nil) throws -> any ObjectStore {
         let logger = Logger(label: "kura.store")
+        var s3 = S3Options(endpoint: settings.endpoint ?? env.variables["KURA_S3_ENDPOINT"].flatMap { $0.isEmpty ? nil : $0 },
+                           environment: env.variables, objectLock: objectLock)
+        s3.region = settings.region
+        s3.profile = settings.profile
+        s3.credentialsFile = settings.credentialsFile
         let options = StoreOptions(onRetry: { retry in
             logger.warning("retrying a storage request", metadata: ["repository": .string(Redaction.location(location)), "retry": .string("\(retry)")])
-        }, s3: S3Options(endpoint: env.variables["KURA_S3_ENDPOINT"].flatMap { $0.isEmpty ? nil : $0 },
-                         environment: env.variables))   // S3 endpoint and credentials from the run's environment
+        }, s3: s3)
         do { return try StoreFactory.open(location, options: options) } catch { throw KuraError.from(error) }
     }
 
@@ -76,7 +82,7 @@ public enum Resources {
     public static func openOffsite(_ target: OffsiteTarget, _ config: Configuration, _ env: OperationsEnvironment) async throws -> Repository {
         let store: any ObjectStore
         do {
-            store = try self.store(at: target.repository, env)
+            store = try self.store(at: target.repository, env, s3: config.s3, objectLock: target.objectLock)
             _ = try await Repository.readConfig(store: store)
         } catch var e as KuraError where e.code == .noRepository {
             e.message = "there is no kura repository at the offsite target \(target.name) (\(Redaction.location(target.repository)))"

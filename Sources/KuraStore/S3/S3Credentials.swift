@@ -20,12 +20,18 @@ public struct S3Credentials: Sendable, Hashable, CustomStringConvertible {
     /// `AWS_SECRET_ACCESS_KEY` (with `AWS_SESSION_TOKEN`) from `environment`; otherwise the profile
     /// `AWS_PROFILE` (default `default`) of the shared credentials file (`AWS_SHARED_CREDENTIALS_FILE`,
     /// default `~/.aws/credentials`). Throws ``S3CredentialsError`` saying where it looked when none are found.
-    public static func resolve(environment: [String: String], for location: String) throws(S3CredentialsError) -> S3Credentials {
+    ///
+    /// With `profile` or `file` given (kura.toml's `s3-profile`, `s3-credentials-file`), the file is used
+    /// and the environment's keys are not: the configuration names the key on purpose. A `file` named
+    /// there holds a secret: it is refused when group or others may read it (the rule for password files).
+    public static func resolve(environment: [String: String], for location: String, profile explicitProfile: String? = nil,
+                               file explicitFile: String? = nil) throws(S3CredentialsError) -> S3Credentials {
         func value(_ name: String) -> String? {
             guard let v = environment[name], !v.isEmpty else { return nil }
             return v
         }
-        let id = value("AWS_ACCESS_KEY_ID"), secret = value("AWS_SECRET_ACCESS_KEY")
+        let configured = explicitProfile != nil || explicitFile != nil
+        let id = configured ? nil : value("AWS_ACCESS_KEY_ID"), secret = configured ? nil : value("AWS_SECRET_ACCESS_KEY")
         switch (id, secret) {
         case let (id?, secret?):
             return S3Credentials(accessKeyID: id, secretAccessKey: secret, sessionToken: value("AWS_SESSION_TOKEN"))
@@ -36,9 +42,17 @@ public struct S3Credentials: Sendable, Hashable, CustomStringConvertible {
         case (nil, nil):
             break
         }
-        let profile = value("AWS_PROFILE") ?? "default"
+        let profile = explicitProfile ?? value("AWS_PROFILE") ?? "default"
         let file: String
-        if let explicit = value("AWS_SHARED_CREDENTIALS_FILE") {
+        if let explicitFile {
+            file = explicitFile
+            var st = stat()
+            if stat(file, &st) == 0, st.st_mode & 0o077 != 0 {
+                throw S3CredentialsError(location: location,
+                                         message: "the S3 credentials file \(file) is readable by group or others (mode \(String(st.st_mode & 0o777, radix: 8)))",
+                                         hint: "chmod 600 \(file); nothing was read or written")
+            }
+        } else if let explicit = value("AWS_SHARED_CREDENTIALS_FILE") {
             file = explicit
         } else if let home = value("HOME") {
             file = home + "/.aws/credentials"

@@ -19,8 +19,14 @@ public struct S3Options: Sendable {
     /// The service endpoint (`https://host[:port]`) for locations of the form `s3://BUCKET[/PREFIX]`,
     /// which are then addressed virtual-host style (`https://BUCKET.host/key`); see ``StoreFactory``.
     public var endpoint: String?
-    /// The key to sign with; nil: from ``environment`` (see ``S3Credentials/resolve(environment:for:)``).
+    /// The key to sign with; nil: from ``environment``, or from ``credentialsFile``/``profile`` when set
+    /// (see ``S3Credentials/resolve(environment:for:profile:file:)``).
     public var credentials: S3Credentials?
+    /// A profile of the credentials file to use instead of the environment's keys (kura.toml `s3-profile`).
+    public var profile: String?
+    /// An AWS-style credentials file to use instead of the environment's keys (kura.toml
+    /// `s3-credentials-file`; must not be readable by group or others).
+    public var credentialsFile: String?
     /// Where credentials and the region are looked up; nil: the process's environment.
     public var environment: [String: String]?
     public var addressing: Addressing
@@ -86,7 +92,10 @@ public final class S3Store: ObjectStore {
         maxConcurrentRequests = max(1, options.maxConcurrentRequests)
         let credentials: S3Credentials
         if let given = options.credentials { credentials = given }
-        else { credentials = try S3Credentials.resolve(environment: environment, for: location.description) }
+        else {
+            credentials = try S3Credentials.resolve(environment: environment, for: location.description,
+                                                    profile: options.profile, file: options.credentialsFile)
+        }
         let region = options.region ?? environment["AWS_REGION"].flatMap { $0.isEmpty ? nil : $0 }
             ?? environment["AWS_DEFAULT_REGION"].flatMap { $0.isEmpty ? nil : $0 } ?? "us-east-1"
         signer = S3Signer(credentials: credentials, region: region)
