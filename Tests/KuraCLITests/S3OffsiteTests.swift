@@ -100,6 +100,22 @@ struct S3OffsiteTests {
         }
     }
 
+    @Test("--retention into a bucket without Object Lock: S3 refuses the first upload, kura says the bucket needs Object Lock, and no snapshot is committed")
+    func retentionWithoutObjectLock() async throws {
+        let server = try S3TestServer.shared
+        try await withRepository { s in
+            let location = server.location(prefix: S3TestServer.uniquePrefix("nolock") + "/kura")
+            let env = S3TestServer.environment
+            try await s.backup([try makeSampleTree(at: s.path("src"))])
+            let initTarget = try await s.kura(["init", "-q", "--copy-chunker-params-from", s.repo], repo: .path(location), extra: env)
+            try #require(initTarget.status == 0, "\(initTarget)")
+            let copy = try await s.kura(["copy", "--to", location, "--retention", "1d"], extra: env)
+            #expect(copy.status == 1 && copy.err.contains("InvalidRequest") && copy.err.contains("created with Object Lock enabled"), "\(copy)")
+            let snapshots = try await s.kura(["snapshots", "--json"], repo: .path(location), extra: env)
+            #expect(try snapshots.jsonArray().isEmpty, "\(snapshots)")
+        }
+    }
+
     @Test("--retention is refused for a target that is not in S3, and for a bad duration or mode (exit 64, nothing copied)")
     func retentionUsage() async throws {
         try await withRepository { s in

@@ -330,7 +330,15 @@ public final class S3Store: ObjectStore {
         default:
             code = .io
         }
-        return ObjectStoreError(code, key: key, location: location, message: message)
+        // Any other client error (400 InvalidRequest, InvalidArgument, …) is the request's fault: the same
+        // request would get the same answer, so it is not retried (EINVAL marks it not transient). A body
+        // that arrived damaged (BadDigest, a payload hash mismatch) may arrive whole the next time.
+        var errno: Int32?
+        if code == .io, (400..<500).contains(response.status),
+           !["BadDigest", "XAmzContentSHA256Mismatch", "IncompleteBody"].contains(s3Error?.code ?? "") {
+            errno = EINVAL
+        }
+        return ObjectStoreError(code, key: key, location: location, message: message, errno: errno)
     }
 }
 
