@@ -22,7 +22,7 @@ struct S3OffsiteTests {
         """
     }
 
-    @Test("a key that may not delete (but locks) copies, copies again and checks; every uploaded object is locked in COMPLIANCE mode; neither that key nor the admin can delete a locked pack; forget with that key fails and loses nothing")
+    @Test("a key that may not delete (but locks) copies, copies again and checks; every uploaded object is locked in COMPLIANCE mode; neither that key nor the admin can delete a locked pack; forget with that key fails and loses nothing; a read-only key restores, and checks with --no-lock")
     func writeOnlyKeyAndObjectLock() async throws {
         let server = try S3TestServer(iam: true, objectLock: true)
         defer { server.stop() }
@@ -96,6 +96,23 @@ struct S3OffsiteTests {
             #expect(try server.versions(prefix: pack.key).contains { $0.versionID == pack.versionID }, "the locked version is still there")
             let recheck = try await s.kura(["check", "--read-data"], repo: .path(location), extra: admin)
             #expect(recheck.status == 0, "\(recheck)")
+
+            // A read-only key (docs/disaster-recovery.md): lists, restores and checks without a lock; a
+            // check that wants its lock object is refused by the policy.
+            let readOnly = try server.createUser("restore-only", policy: """
+                {"Version": "2012-10-17", "Statement": [
+                  {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": "arn:aws:s3:::\(S3TestServer.bucket)"},
+                  {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "arn:aws:s3:::\(S3TestServer.bucket)/\(prefix)/*"}
+                ]}
+                """)
+            let restored = s.path("restored")
+            let restore = try await s.kura(["restore", "latest", "--target", restored, "-q"], repo: .path(location), extra: readOnly)
+            #expect(restore.status == 0, "\(restore)")
+            #expect(treeDifferences(expected: try scanTree(src), actual: try scanTree(restored + src)).isEmpty)
+            let lockedCheck = try await s.kura(["check"], repo: .path(location), extra: readOnly)
+            #expect(lockedCheck.status == 1 && lockedCheck.err.contains("AccessDenied"), "\(lockedCheck)")
+            let unlockedCheck = try await s.kura(["check", "--no-lock"], repo: .path(location), extra: readOnly)
+            #expect(unlockedCheck.status == 0, "\(unlockedCheck)")
             #expect(try server.stats().injected["signature", default: 0] == 0)
         }
     }
