@@ -80,6 +80,26 @@ public enum ConfigurationParser {
     /// "30s", "5m", "2h", "1h30m", "1d" or a number of seconds.
     public static func seconds(_ text: String) -> Double? { parseSeconds(text) }
 
+    /// An Object Lock retention for a kura repository's objects (lock objects exempt), as
+    /// `kura copy --retention D --retention-mode M` and an `[[offsite]]` target's `retention` and
+    /// `retention-mode` give it: a duration (`30d`, at most 100 years) and `compliance` or `governance`
+    /// (the default). `option` and `modeOption` name the two in messages. Throws `.usage`.
+    public static func objectLock(retention: String, mode: String?, option: String = "retention",
+                                  modeOption: String = "retention-mode") throws(KuraError) -> S3ObjectLock {
+        guard let seconds = parseSeconds(retention) else {
+            throw KuraError(.usage, "\(option) \"\(retention)\" is not a duration", hint: "e.g. 30d or 12h; nothing was copied")
+        }
+        var lock = S3ObjectLock(retentionSeconds: try S3ObjectLock.validate(seconds: seconds, what: option),
+                                exemptPrefixes: Repository.removableKeyPrefixes)
+        if let mode {
+            guard let parsed = S3ObjectLock.Mode(parsing: mode) else {
+                throw KuraError(.usage, "\(modeOption) \"\(mode)\" is neither compliance nor governance", hint: "nothing was copied")
+            }
+            lock.mode = parsed
+        }
+        return lock
+    }
+
     static func parseSeconds(_ text: String) -> Double? {
         if let n = Double(text), n >= 0 { return n }
         var total = 0.0, number = ""
@@ -513,25 +533,19 @@ public enum ConfigurationParser {
             var target = OffsiteTarget(name: name, repository: location)
             target.passwordFile = nonEmptyString(t, base, "password-file")
             target.verifyData = bool(t, base, "verify-data") ?? false
-            if let text = nonEmptyString(t, base, "retention") {
+            let retention = nonEmptyString(t, base, "retention"), mode = nonEmptyString(t, base, "retention-mode")
+            if let retention {
                 if !location.hasPrefix("s3:") {
                     fail(join(base, "retention"), "retention is an S3 Object Lock retention: the target \(name) is not in S3", hint: "remove it, or copy to an S3 bucket created with Object Lock")
-                } else if let seconds = ConfigurationParser.seconds(text) {
-                    do {
-                        target.objectLock = S3ObjectLock(retentionSeconds: try S3ObjectLock.validate(seconds: seconds, what: "retention"),
-                                                         exemptPrefixes: Repository.removableKeyPrefixes)
-                    } catch { fail(join(base, "retention"), error.message, hint: "e.g. retention = \"30d\"") }
+                } else if let mode, S3ObjectLock.Mode(parsing: mode) == nil {
+                    fail(join(base, "retention-mode"), "retention-mode must be \"compliance\" or \"governance\", not \"\(mode)\"")
                 } else {
-                    fail(join(base, "retention"), "retention \"\(text)\" is not a duration", hint: "e.g. retention = \"30d\"")
+                    do { target.objectLock = try ConfigurationParser.objectLock(retention: retention, mode: mode) } catch {
+                        fail(join(base, "retention"), error.message, hint: "e.g. retention = \"30d\"")
+                    }
                 }
-            }
-            if let text = nonEmptyString(t, base, "retention-mode") {
-                if let mode = S3ObjectLock.Mode(parsing: text) {
-                    target.objectLock?.mode = mode
-                    if t["retention"] == nil { fail(join(base, "retention-mode"), "retention-mode needs retention", hint: "e.g. retention = \"30d\"") }
-                } else {
-                    fail(join(base, "retention-mode"), "retention-mode must be \"compliance\" or \"governance\", not \"\(text)\"")
-                }
+            } else if mode != nil {
+                fail(join(base, "retention-mode"), "retention-mode needs retention", hint: "e.g. retention = \"30d\"")
             }
             return target
         }

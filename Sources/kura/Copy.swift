@@ -113,17 +113,7 @@ struct Copy: AsyncParsableCommand {
             if retentionMode != nil { throw KuraError(.usage, "--retention-mode needs --retention", hint: "e.g. --retention 30d --retention-mode compliance") }
             return nil
         }
-        guard let seconds = ConfigurationParser.seconds(retention) else {
-            throw KuraError(.usage, "--retention \(retention) is not a duration", hint: "e.g. 30d, 12h; nothing was copied")
-        }
-        var lock = S3ObjectLock(retentionSeconds: try S3ObjectLock.validate(seconds: seconds, what: "--retention"),
-                                exemptPrefixes: Repository.removableKeyPrefixes)
-        if let retentionMode {
-            guard let mode = S3ObjectLock.Mode(parsing: retentionMode) else {
-                throw KuraError(.usage, "--retention-mode \(retentionMode) is neither compliance nor governance", hint: "nothing was copied")
-            }
-            lock.mode = mode
-        }
+        let lock = try ConfigurationParser.objectLock(retention: retention, mode: retentionMode, option: "--retention", modeOption: "--retention-mode")
         guard case .s3 = try StoreLocation(parsing: to) else {
             throw KuraError(.usage, "--retention works only for an S3 target (an Object Lock retention), and \(to) is not one",
                             hint: "a local or mounted target keeps nothing from deletion; nothing was copied")
