@@ -82,7 +82,6 @@ class State:
         self.moto_keys = {}
         self.lock_buckets = set()
         self.iam = None  # --iam: a boto3 IAM client signed as the first admin
-        self.admin = None
         self.lock = threading.Lock()
         self.counts = {}
         self.injected = {"slowdown": 0, "reset": 0, "signature": 0}
@@ -166,7 +165,7 @@ def object_lock_problem(state, method, path, headers, body):
 
 def moto_request(state, method, path, headers, body):
     """--iam: the request as moto can check it: `/` and `:` unencoded in the query, signed with the moto
-    key of the same user over the same headers. Returns (path, headers)."""
+    key of the same user over the same headers. Returns (path, Authorization header)."""
     auth = headers.get("Authorization", "")
     fields = dict(part.strip().partition("=")[::2] for part in auth[len("AWS4-HMAC-SHA256 "):].split(","))
     access, date, region, service, _ = fields["Credential"].split("/")
