@@ -189,7 +189,8 @@ def versions(bucket_name, prefix):
     """Every version of every key under `prefix`, from moto's state (not through its API)."""
     from moto.core import DEFAULT_ACCOUNT_ID
     from moto.s3.models import s3_backends
-    backend = s3_backends[DEFAULT_ACCOUNT_ID]["aws"]
+    backends = s3_backends[DEFAULT_ACCOUNT_ID]
+    backend = backends["aws"] if "aws" in backends else backends["global"]  # moto 5 names the partition, moto 4 did not
     bucket = backend.get_bucket(bucket_name)
     out = []
     for name in bucket.keys.keys():
