@@ -209,6 +209,15 @@ struct S3OffsiteTests {
             let restore = try await s.kura(["restore", "latest", "--target", restored, "-q"], repo: .path(location), extra: env)
             try #require(restore.status == 0, "\(restore)")
             #expect(try RawFS.read(Array((restored + src + "/large.bin").utf8)) == randomBytes(size, seed: 21))
+
+            // The nightly case: nothing new to copy. What it costs in requests (the index comes from the cache).
+            try server.resetStats()
+            let idle = try await s.kura(["copy", "--to", location, "--json"], extra: env)
+            let idleCounts = try server.stats().counts
+            let idleCopied = try idle.jsonObject()["snapshotsCopied"] as? Int
+            #expect(idle.status == 0 && idleCopied == 0, "\(idle)")
+            #expect(idleCounts["PUT data", default: 0] == 0 && idleCounts["LIST data", default: 0] == 1, "\(idleCounts)")
+            print("a copy into S3 with nothing to copy: \(idleCounts)")
         }
     }
 }
