@@ -9,18 +9,28 @@ import Testing
 /// `[[offsite]]` target's Object Lock `retention`, against the loopback S3 server with a bucket that has
 /// Object Lock enabled (a PUT there must carry a matching Content-MD5, as on AWS).
 @Suite struct S3SettingsTests {
+    /// The team's nightly set-up: `kura run` copies into a bucket with Object Lock, with the backup
+    /// host's key (may not delete but lock objects; moto enforces the policy) from a credentials file
+    /// that kura.toml names.
     @Test func nightlyCopyWithConfiguredCredentialsLocksEveryUploadedObject() async throws {
-        let server = try S3TestServer(objectLock: true)
+        let server = try S3TestServer(iam: true, objectLock: true)
         defer { server.stop() }
         let s = try OpsSandbox()
         try await s.initRepository()
         let prefix = "nightly/kura"
         let location = server.location(prefix: prefix)
         try await OffsiteRunTests().initTarget(location, password: s.password, environment: S3TestServer.environment, source: s)
-        // The key in a credentials file named by kura.toml (0600), under a profile of its own; the
-        // environment's keys are wrong and must not be used.
+        // The backup host's key in a credentials file named by kura.toml (0600), under a profile of its
+        // own; the environment's keys are wrong and must not be used.
+        let key = try server.createUser("backup-host", policy: """
+            {"Version": "2012-10-17", "Statement": [
+              {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": "arn:aws:s3:::\(S3TestServer.bucket)"},
+              {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": "arn:aws:s3:::\(S3TestServer.bucket)/\(prefix)/*"},
+              {"Effect": "Allow", "Action": ["s3:DeleteObject"], "Resource": "arn:aws:s3:::\(S3TestServer.bucket)/\(prefix)/locks/*"}
+            ]}
+            """)
         let credentials = s.path("s3-credentials")
-        try Data("[default]\naws_access_key_id = AKIAWRONG\naws_secret_access_key = wrong\n\n[offsite]\naws_access_key_id = \(S3TestServer.accessKey)\naws_secret_access_key = \(S3TestServer.secretKey)\n".utf8)
+        try Data("[default]\naws_access_key_id = AKIAWRONG\naws_secret_access_key = wrong\n\n[offsite]\naws_access_key_id = \(key["AWS_ACCESS_KEY_ID"]!)\naws_secret_access_key = \(key["AWS_SECRET_ACCESS_KEY"]!)\n".utf8)
             .write(to: URL(fileURLWithPath: credentials))
         chmod(credentials, 0o600)
         let config = try s.writeConfig(s.header + """
