@@ -25,7 +25,7 @@ struct Copy: AsyncParsableCommand {
           kura copy --to /mnt/offsite/kura latest --verify-data
           kura copy --to /mnt/offsite/kura --source app --to-password-file pw-off
           kura copy --to /mnt/offsite/kura --tag daily --json
-          kura copy --to s3:https://s3.eu-central-1.amazonaws.com/acme-offsite/kura --retention 30d --retention-mode compliance
+          kura copy --to s3:https://s3.example.com/offsite/kura --retention 30d
 
         Exit codes: 10 when either repository does not exist, 11 when either is locked against the copy (a gc or forget holding it), 12 when a password does not open it.
         """)
