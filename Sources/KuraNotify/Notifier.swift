@@ -23,9 +23,29 @@ public struct Notifier: Sendable {
     public func deliver(_ reports: [RunReport], host: String) async -> [(channel: String, error: String?)] {
         guard !reports.isEmpty else { return [] }
         let failed = reports.contains { !$0.success }
-        let chosen = channels.filter { $0.when == .always || failed }
+        let chosen = channels.filter { ch in (ch.when == .always || failed) && reports.contains { ch.accepts(source: $0.source) } }
         guard !chosen.isEmpty else { return [] }
         return await send(ReportRenderer.render(reports, host: host), to: chosen)
+    }
+
+    /// Tells every channel that wants `source` that its backup starts (healthchecks' `/start` ping).
+    /// Never throws: a channel that cannot be reached is logged and returned, and the backup goes on.
+    public func sourceStarted(_ source: String, host: String) async -> [(channel: String, error: String?)] {
+        let chosen = channels.filter { $0.accepts(source: source) }
+        return await withTaskGroup(of: (channel: String, error: String?).self) { group in
+            for channel in chosen {
+                group.addTask {
+                    do { try await channel.sourceStarted(source, host: host); return (channel.name, nil) } catch {
+                        let text = (error as? KuraError)?.description ?? "\(error)"
+                        Logger(label: "kura.notify").warning("start signal not sent", metadata: ["channel": "\(channel.name)", "source": "\(source)", "error": "\(text)"])
+                        return (channel.name, text)
+                    }
+                }
+            }
+            var out: [(channel: String, error: String?)] = []
+            for await r in group { out.append(r) }
+            return out
+        }
     }
 
     /// For `kura config check`: sends a clearly marked test message to every channel.

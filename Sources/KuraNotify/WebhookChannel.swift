@@ -50,6 +50,13 @@ public struct WebhookChannel: NotificationChannel {
 
     /// POSTs `message` in the channel's format.
     public func send(_ message: ReportMessage) async throws {
+        let (body, ours) = Self.request(message, format: format)
+        try await post(body, headers: ours)
+    }
+
+    /// POSTs `body` with kura's `ours` headers (configured headers of the same name win); any answer
+    /// but 2xx is an error. Shared by every HTTP channel (webhooks, healthchecks pings).
+    func post(_ body: [UInt8], headers ours: [(String, String)]) async throws {
         let lower = url.lowercased()
         guard lower.hasPrefix("http://") || lower.hasPrefix("https://") else {
             throw KuraError(.invalidArgument, "notification channel \"\(name)\": the webhook URL must start with http:// or https:// (it is \(endpoint))")
@@ -57,7 +64,6 @@ public struct WebhookChannel: NotificationChannel {
         for (key, value) in headers where (key + value).unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) || key.contains(":") || key.isEmpty {
             throw KuraError(.invalidArgument, "notification channel \"\(name)\": header \"\(key.debugDescription)\" has a control character or ':' in it")
         }
-        let (body, ours) = Self.request(message, format: format)
         let own = Set(headers.keys.map { $0.lowercased() })
         var fields = ours.filter { !own.contains($0.0.lowercased()) }.map { (name: $0.0, value: $0.1) }
         fields += headers.sorted { $0.key < $1.key }.map { (name: $0.key, value: $0.value) }

@@ -47,6 +47,7 @@ public struct ConfigChecker: Sendable {
         case .smtp: return "check host, port, security and credentials"
         case .sendmail: return "check the command (run it by hand: echo test | COMMAND) and the mail system it hands over to"
         case .webhook: return "check the URL and headers, and that the service answers within the channel's timeout"
+        case .healthchecks: return "check the ping URL (the check's UUID or ping key) and that this host reaches the service"
         }
     }
 

@@ -28,6 +28,8 @@ public struct Configuration: Sendable {
     public var logLevel: String = "info"
     public var logMaxBytes = 10 << 20
     public var logKeep = 5
+    /// `grace`: how long after one schedule interval without a success a source counts as late (default 1 h).
+    public var grace: TimeInterval = StatusReport.grace
     /// How `gc` follows `forget` in runs.
     public var gc = GCPolicy()
     public var docker = DockerSettings()
@@ -143,6 +145,8 @@ public struct SourceConfig: Sendable {
     public var tags: [String] = []
     /// `time-limit`: the longest the source's backup may take (hooks excluded); nil: no limit.
     public var timeLimitSeconds: Double?
+    /// `grace`: this source's own lateness grace (nil: the configuration's).
+    public var grace: TimeInterval?
     /// `offsite`: the copy targets (their names in ``Configuration/offsite``) each new snapshot is copied to.
     public var offsite: [String] = []
     /// `offsite-keep`: the retention applied to this source's snapshots in each offsite target after the copy.
@@ -228,7 +232,7 @@ public struct Hook: Sendable, Equatable {
 
 /// A notification channel as configured.
 public struct NotifyConfig: Sendable {
-    public enum Kind: String, Sendable { case smtp, sendmail, webhook }
+    public enum Kind: String, Sendable { case smtp, sendmail, webhook, healthchecks }
     public var name: String
     public var kind: Kind
     public var on: NotifyWhen = .failure
@@ -249,6 +253,9 @@ public struct NotifyConfig: Sendable {
     public var url: String?
     public var format: String = "json"
     public var headers: [String: String] = [:]
+    // healthchecks (url as for webhook)
+    /// The sources whose runs ping this check; empty: all.
+    public var sources: [String] = []
     /// `timeout`; nil: the channel's own default (SMTP 30 s, sendmail 60 s, webhook 15 s, as documented).
     public var timeoutSeconds: Double?
 

@@ -297,6 +297,7 @@ public enum ConfigurationParser {
             }
             c.stateDirectory = nonEmptyString(t, "", "state-dir")
             c.cacheDirectory = nonEmptyString(t, "", "cache-dir")
+            if let g = seconds(t, "", "grace") { c.grace = g }
             c.logFile = nonEmptyString(t, "", "log-file")
             if let f = string(t, "", "log-format") {
                 if let v = Configuration.LogFormat(rawValue: f) { c.logFormat = v } else { fail("log-format", "log-format must be \"text\" or \"json\", not \"\(f)\"") }
@@ -359,6 +360,12 @@ public enum ConfigurationParser {
                     c.notify.append(ch)
                 }
             }
+            for (i, n) in c.notify.enumerated() {
+                for (j, name) in n.sources.enumerated() where c.source(named: name) == nil {
+                    fail("notify[\(i)].sources" + (n.sources.count > 1 ? "[\(j)]" : ""), "channel \"\(n.name)\": there is no source named \"\(name)\"",
+                         hint: "sources: \(c.sources.map(\.name).joined(separator: ", "))")
+                }
+            }
             c.locations = locations
             return c
         }
@@ -372,7 +379,7 @@ public enum ConfigurationParser {
             .command: ["command", "filename"],
         ]
         static let commonSourceKeys = ["name", "type", "schedule", "keep", "full-every", "check", "before", "after",
-                                       "before-timeout", "after-timeout", "tags", "time-limit", "offsite", "offsite-keep"]
+                                       "before-timeout", "after-timeout", "tags", "time-limit", "offsite", "offsite-keep", "grace"]
 
         mutating func source(_ t: TOMLTable, _ base: String) -> SourceConfig? {
             let issuesBefore = issues.count
@@ -475,6 +482,7 @@ public enum ConfigurationParser {
             if let b = nonEmptyString(t, base, "before") { s.before = Hook(command: b, timeoutSeconds: seconds(t, base, "before-timeout") ?? 600) }
             if let a = nonEmptyString(t, base, "after") { s.after = Hook(command: a, timeoutSeconds: seconds(t, base, "after-timeout") ?? 600) }
             s.timeLimitSeconds = seconds(t, base, "time-limit")
+            s.grace = seconds(t, base, "grace")
             s.offsite = strings(t, base, "offsite") ?? []
             if let k = table(t, base, "offsite-keep") { s.offsiteKeep = keep(k, join(base, "offsite-keep")) }
             s.tags = strings(t, base, "tags") ?? []
@@ -554,11 +562,11 @@ public enum ConfigurationParser {
 
         mutating func notify(_ t: TOMLTable, _ base: String, index: Int) -> NotifyConfig? {
             guard let typeText = nonEmptyString(t, base, "type") else {
-                if t["type"] == nil { fail(base, "every [[notify]] needs a type", hint: "type = \"smtp\", \"sendmail\" or \"webhook\"", atKey: true) }
+                if t["type"] == nil { fail(base, "every [[notify]] needs a type", hint: "type = \"smtp\", \"sendmail\", \"webhook\" or \"healthchecks\"", atKey: true) }
                 return nil
             }
             guard let kind = NotifyConfig.Kind(rawValue: typeText) else {
-                fail(join(base, "type"), "unknown notify type \"\(typeText)\"", hint: "type = \"smtp\", \"sendmail\" or \"webhook\""); return nil
+                fail(join(base, "type"), "unknown notify type \"\(typeText)\"", hint: "type = \"smtp\", \"sendmail\", \"webhook\" or \"healthchecks\""); return nil
             }
             let common = ["type", "name", "on", "timeout"]
             let specific: [String]
@@ -566,6 +574,7 @@ public enum ConfigurationParser {
             case .smtp: specific = ["host", "port", "security", "username", "password", "password-file", "from", "to", "ca-file", "insecure-skip-verify"]
             case .sendmail: specific = ["command", "from", "to"]
             case .webhook: specific = ["url", "format", "headers"]
+            case .healthchecks: specific = ["url", "sources"]
             }
             checkKeys(t, base, common + specific, what: "a \(kind.rawValue) channel")
             var n = NotifyConfig(name: nonEmptyString(t, base, "name") ?? "\(kind.rawValue)-\(index + 1)", kind: kind)
@@ -602,8 +611,15 @@ public enum ConfigurationParser {
                         if let v = h[k]?.string { n.headers[k] = v } else { fail(join(base, "headers.\(k)"), "header values must be strings") }
                     }
                 }
+            case .healthchecks:
+                n.url = nonEmptyString(t, base, "url")
+                if let u = n.url { if !(u.hasPrefix("http://") || u.hasPrefix("https://")) { fail(join(base, "url"), "url must start with http:// or https://") } }
+                else if t["url"] == nil { fail(base, "a healthchecks channel needs its check's ping url", hint: "url = \"https://hc-ping.com/<uuid>\"", atKey: true) }
+                n.sources = strings(t, base, "sources") ?? []
+                if t["on"] != nil { fail(join(base, "on"), "a healthchecks channel pings on every run (start, success, failure): leave out on", atKey: true) }
+                n.on = .always
             }
-            if kind != .webhook {
+            if kind != .webhook, kind != .healthchecks {
                 n.from = nonEmptyString(t, base, "from")
                 n.to = strings(t, base, "to") ?? []
                 if n.to.isEmpty { fail(base, "a \(kind.rawValue) channel needs recipients", hint: "to = [\"ops@example.com\", \"oncall@example.com\"]", atKey: true) }

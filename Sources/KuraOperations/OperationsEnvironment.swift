@@ -128,6 +128,8 @@ public enum Resources {
             case .webhook:
                 let format: WebhookChannel.Format = n.format == "slack" ? .slack : n.format == "ntfy" ? .ntfy : .json
                 return WebhookChannel(name: n.name, when: n.on, url: n.url ?? "", format: format, headers: n.headers, timeoutSeconds: n.timeout(default: 15))
+            case .healthchecks:
+                return HealthchecksChannel(name: n.name, url: n.url ?? "", sources: n.sources, timeoutSeconds: n.timeout(default: 10))
             }
         }
     }

@@ -24,6 +24,14 @@ public struct RunState: Codable, Sendable, Equatable {
         /// Per offsite target (by name): the last copy to it.
         public var offsite: [String: OffsiteState]?
         public init() {}
+
+        /// When the source last succeeded on this host, by the state file: a successful last run, or the
+        /// time of the last good snapshot (not after `now`).
+        public func lastSuccessTime(now: Date) -> Date? {
+            var best: Date? = lastSuccess == true ? lastStarted : nil
+            if let t = lastGoodTime, lastGoodSnapshot != nil, t <= now { best = max(t, best ?? t) }
+            return best
+        }
     }
     /// The last copy of a source to one offsite target.
     public struct OffsiteState: Codable, Sendable, Equatable {

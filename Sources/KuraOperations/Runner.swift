@@ -39,11 +39,14 @@ public struct RunOutcome: Sendable, Codable {
     public var lockHeldBy: Int32?
     public var lockHeld = false
     public var deliveries: [Delivery] = []
+    /// `--due`: scheduled sources found late (no success within their schedule and grace), reported now.
+    public var late: [String] = []
 
-    /// 0 all good (or nothing to do), 1 a source failed, 3 a snapshot is incomplete, 11 another run holds the lock.
+    /// 0 all good (or nothing to do), 1 a source failed or was found late, 3 a snapshot is incomplete,
+    /// 11 another run holds the lock.
     public var exitCode: Int32 {
         if lockHeld { return 11 }
-        if results.contains(where: { !$0.report.success }) { return 1 }
+        if results.contains(where: { !$0.report.success }) || !late.isEmpty { return 1 }
         if results.contains(where: \.incomplete) { return 3 }
         return 0
     }
@@ -85,6 +88,10 @@ public final class Runner: Sendable {
             outcome.lockHeld = true
             outcome.lockHeldBy = RunLock.holder(path: state.lockPath)
             logger.notice("another kura run is in progress; nothing done", metadata: ["pid": .string("\(outcome.lockHeldBy.map(String.init) ?? "?")")])
+            // A run that hangs keeps every later one out: its sources go late, and that is reported.
+            if request.due, let runState = try? state.load() {
+                (outcome.late, outcome.deliveries) = await reportLate(state: runState, running: [], now: now)
+            }
             return outcome
         }
         defer { lock.release() }
@@ -105,6 +112,10 @@ public final class Runner: Sendable {
             } else {
                 plan.append((s, nil))
             }
+        }
+        // Late sources (scheduled, not running now, no success within schedule + grace): reported once.
+        if request.due {
+            (outcome.late, outcome.deliveries) = await reportLate(state: runState, running: Set(plan.map(\.0.name)), now: started)
         }
         if plan.isEmpty {
             logger.debug("nothing is due")
@@ -133,6 +144,10 @@ public final class Runner: Sendable {
         let host = self.host
         await withTaskGroup(of: [RunOutcome.Delivery].self) { deliveries in
             for (source, slot) in plan {
+                // Dead-man checks time the run from here (healthchecks' /start); bounded by each channel's timeout.
+                for d in await notifier.sourceStarted(source.name, host: host) where d.error != nil {
+                    outcome.deliveries.append(RunOutcome.Delivery(source: source.name, channel: d.channel, error: d.error))
+                }
                 var result = await runSource(source, repository: &repository, openError: openError, state: &runState, slot: slot)
                 result.slot = slot
                 do { try state.save(runState) } catch {

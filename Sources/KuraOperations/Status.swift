@@ -35,6 +35,9 @@ public struct StatusReport: Sendable, Codable {
         /// A scheduled source whose last success is older than one schedule interval plus one hour
         /// (``StatusReport/grace``), or that never succeeded: its backups have stopped.
         public var overdue: Bool = false
+        /// When an overdue source became late: its last success plus one schedule interval plus its grace
+        /// (nil when it is not late, or never succeeded).
+        public var lateSince: Date?
         /// Each offsite target of the source: the last copy and how far the target lags.
         public var offsite: [OffsiteStatus] = []
     }
@@ -56,8 +59,9 @@ public struct StatusReport: Sendable, Codable {
         public var behind: Int?
     }
 
-    /// How late a scheduled source's success may be: one schedule interval (the time between its two
-    /// most recent scheduled times) plus this. A daily source is overdue 25 hours after its last success.
+    /// How late a scheduled source's success may be by default: one schedule interval (the time between
+    /// its two most recent scheduled times) plus this. A daily source is overdue 25 hours after its last
+    /// success. `grace` in kura.toml (globally or per source) changes it.
     public static let grace: TimeInterval = 3_600
     public var host: String
     public var repository: String
@@ -89,7 +93,7 @@ public struct StatusReport: Sendable, Codable {
                 out.append("source \(s.name): the last copy to offsite \(o.target) failed" + (o.lastError.map { ": \($0.split(separator: "\n").first ?? "")" } ?? ""))
             }
             if s.overdue {
-                out.append("source \(s.name): " + (s.lastSuccess.map { "no success since \(Timestamp.format($0)), longer than its schedule allows" } ?? "never succeeded"))
+                out.append("source \(s.name): " + (s.lastSuccess.map { "late: no success since \(Timestamp.format($0))" + (s.lateSince.map { ", late since \(Timestamp.format($0))" } ?? "") + ", longer than its schedule and grace allow" } ?? "never succeeded"))
             }
         }
         return out
@@ -98,15 +102,22 @@ public struct StatusReport: Sendable, Codable {
 
 extension StatusReport {
     /// Whether a scheduled source's backups have stopped: it never succeeded, or its last success is older
-    /// than one schedule interval (between the two most recent scheduled times) plus ``grace``. A source
-    /// without a schedule is never overdue (it runs only when named).
-    public static func overdue(schedule: Schedule, lastSuccess: Date?, now: Date) -> Bool {
+    /// than one schedule interval (between the two most recent scheduled times) plus `grace` (the
+    /// source's `grace`, else the configuration's, default ``grace``). A source without a schedule is
+    /// never overdue (it runs only when named).
+    public static func overdue(schedule: Schedule, lastSuccess: Date?, now: Date, grace: TimeInterval = StatusReport.grace) -> Bool {
         guard !schedule.expressions.isEmpty else { return false }
         guard let lastSuccess else { return true }
-        guard let latest = schedule.previous(atOrBefore: now) else { return false }
+        return lateSince(schedule: schedule, lastSuccess: lastSuccess, now: now, grace: grace) != nil
+    }
+
+    /// When a scheduled source that succeeded at `lastSuccess` became late (its last success plus one
+    /// schedule interval plus `grace`), or nil while it is not late (or has no schedule).
+    public static func lateSince(schedule: Schedule, lastSuccess: Date, now: Date, grace: TimeInterval = StatusReport.grace) -> Date? {
+        guard !schedule.expressions.isEmpty, let latest = schedule.previous(atOrBefore: now) else { return nil }
         let before = schedule.previous(atOrBefore: latest.addingTimeInterval(-1)) ?? latest
-        let interval = latest.timeIntervalSince(before)
-        return now.timeIntervalSince(lastSuccess) > interval + grace
+        let deadline = lastSuccess.addingTimeInterval(latest.timeIntervalSince(before) + grace)
+        return now > deadline ? deadline : nil
     }
 }
 
@@ -143,9 +154,10 @@ extension Runner {
             let verify = verifyRecords.last { $0.source == s.name }
             // The last success: a successful run in the state file (or the newest successful run record).
             var lastSuccess: Date? = runRecords.last { $0.source == s.name && $0.success }?.startedAt
-            if let st, st.lastSuccess == true, let t = st.lastStarted { lastSuccess = max(t, lastSuccess ?? t) }
-            if let t = st?.lastGoodTime, st?.lastGoodSnapshot != nil, t <= now { lastSuccess = max(t, lastSuccess ?? t) }
-            let overdue = StatusReport.overdue(schedule: schedule, lastSuccess: lastSuccess, now: now)
+            if let t = st?.lastSuccessTime(now: now) { lastSuccess = max(t, lastSuccess ?? t) }
+            let grace = s.grace ?? config.grace
+            let overdue = StatusReport.overdue(schedule: schedule, lastSuccess: lastSuccess, now: now, grace: grace)
+            let lateSince = lastSuccess.flatMap { StatusReport.lateSince(schedule: schedule, lastSuccess: $0, now: now, grace: grace) }
             let due = DueCheck.dueSlot(schedule: schedule, lastSlot: st?.lastSlot, lastStarted: st?.lastStarted ?? record?.startedAt, now: now) != nil
             out.append(StatusReport.SourceStatus(
                 name: s.name, type: s.kind.rawValue, schedule: s.scheduleText, lastResult: lastResult,
@@ -160,7 +172,7 @@ extension Runner {
                 lastCheck: st?.lastCheck, lastCheckResult: st?.lastCheckResult ?? record?.checkResult,
                 lastVerifiedRestore: [st?.lastVerifyRestore, verify?.time].compactMap { $0 }.max(),
                 lastVerifiedRestoreResult: st?.lastVerifyRestoreResult ?? verify?.text,
-                lastSuccess: lastSuccess, overdue: overdue,
+                lastSuccess: lastSuccess, overdue: overdue, lateSince: lateSince,
                 offsite: s.offsite.map { name in
                     let o = st?.offsite?[name]
                     return StatusReport.OffsiteStatus(

@@ -192,6 +192,7 @@ struct ConfigView: Encodable {
             case .smtp: target = "\(n.host ?? "?"):\(n.port.map(String.init) ?? "default") \(n.security) → \(n.to.joined(separator: ", "))"
             case .sendmail: target = "\(n.command.joined(separator: " ")) → \(n.to.joined(separator: ", "))"
             case .webhook: target = "\(ConfigView.redact(n.url ?? "")) (\(n.format)\(n.headers.isEmpty ? "" : ", headers hidden"))"
+            case .healthchecks: target = "\(Redaction.endpoint(n.url ?? "")) (ping URL hidden)" + (n.sources.isEmpty ? "" : " for \(n.sources.joined(separator: ", "))")
             }
             return NotifyView(name: n.name, type: n.kind.rawValue, on: n.on.rawValue, target: target)
         }
