@@ -304,7 +304,22 @@ extension Repository {
 
     /// Loads and decodes a tree blob.
     public func loadTree(_ id: BlobID) async throws -> Tree {
-        try Tree(decoding: try await loadBlob(id), id: id)
+        // Remote repositories: trees from the local cache (kept sealed, authenticated on every read).
+        if let cache = objectCache {
+            if !state.withLock({ $0.indexLoaded }) { try await loadIndex() }
+            if let loc = location(of: id), let sealed = cache.read("trees", id), sealed.count == Int(loc.entry.length) {
+                if let plain = try? decodeBlob(sealed, location: loc, verifyHash: false) { return try Tree(decoding: plain, id: id) }
+                cache.remove("trees", id)
+            }
+            if let loc = location(of: id) {
+                let start = Int(loc.entry.offset)
+                let sealed = try await get(Pack.key(loc.pack), range: start..<(start + Int(loc.entry.length)))
+                let plain = try decodeBlob(sealed, location: loc, verifyHash: false)
+                cache.write("trees", id, sealed)
+                return try Tree(decoding: plain, id: id)
+            }
+        }
+        return try Tree(decoding: try await loadBlob(id), id: id)
     }
 
     /// Encodes and stores a tree; returns its id.

@@ -1,5 +1,6 @@
 import Foundation
 import KuraStore
+import KuraCrypto
 
 extension Repository {
     /// Stores a snapshot (the commit point of a backup) and returns it with its id. Only inside the
@@ -17,7 +18,14 @@ extension Repository {
     /// Loads one snapshot by its full id.
     public func loadSnapshot(_ id: BlobID) async throws -> Snapshot {
         let key = "snapshots/\(id.hex)"
-        let plain = try open(try await getNamedByContent(key), what: key)
+        let sealed: [UInt8]
+        if let cache = objectCache, let cached = cache.read("snapshots", id), BlobID(bytes: SHA256.hash(cached)) == id {
+            sealed = cached
+        } else {
+            sealed = try await getNamedByContent(key)
+            objectCache?.write("snapshots", id, sealed)
+        }
+        let plain = try open(sealed, what: key)
         var s = try JSON.decode(Snapshot.self, from: plain, what: key)
         s.id = id
         return s
@@ -34,6 +42,10 @@ extension Repository {
     /// backup looking for its parent): it is left out and reported through `damaged`; `check` names it.
     public func listSnapshots(damaged: (@Sendable (BlobID, KuraError) -> Void)? = nil) async throws -> [Snapshot] {
         let ids = try await snapshotIDs()
+        if let cache = objectCache {
+            let listed = Set(ids)
+            cache.prune("snapshots") { listed.contains($0) }   // forgotten snapshots leave the cache too
+        }
         let loaded = try await withThrowingTaskGroup(of: Snapshot?.self) { group in
             var out: [Snapshot] = []
             var next = 0

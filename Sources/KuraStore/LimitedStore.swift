@@ -20,6 +20,7 @@ public final class LimitedStore: ObjectStore {
     public var location: String { base.location }
     /// The limit this store enforces.
     public var maxConcurrentRequests: Int { limiter.capacity }
+    public var isRemote: Bool { base.isRemote }
 
     public func put(_ key: String, data: [UInt8]) async throws {
         try await limiter.withUnits(1) { try await base.put(key, data: data) }

@@ -37,6 +37,10 @@ public protocol ObjectReader: Sendable {
     /// kernel anyway); a remote service: its connection limit; memory: no limit (`Int.max`).
     var maxConcurrentRequests: Int { get }
 
+    /// Whether a read costs a round trip to another machine (and money): then the repository keeps a
+    /// local cache of the objects it reads again and again (snapshots, trees). Default: false.
+    var isRemote: Bool { get }
+
     /// The whole object; ``ObjectStoreError/Code/notFound`` if absent.
     func get(_ key: String) async throws -> [UInt8]
 
@@ -54,4 +58,8 @@ public protocol ObjectReader: Sendable {
 
     /// The object's key and size; ``ObjectStoreError/Code/notFound`` if absent.
     func stat(_ key: String) async throws -> ObjectInfo
+}
+
+extension ObjectReader {
+    public var isRemote: Bool { false }
 }

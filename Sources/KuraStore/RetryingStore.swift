@@ -127,6 +127,7 @@ public final class RetryingStore: ObjectStore {
 
     public var location: String { base.location }
     public var maxConcurrentRequests: Int { base.maxConcurrentRequests }
+    public var isRemote: Bool { base.isRemote }
 
     public func put(_ key: String, data: [UInt8]) async throws {
         try await retrying("put", key) { try await self.base.put(key, data: data) }

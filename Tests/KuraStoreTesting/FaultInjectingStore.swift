@@ -35,6 +35,7 @@ public final class FaultInjectingStore: ObjectStore {
 
     public var location: String { base.location }
     public var maxConcurrentRequests: Int { base.maxConcurrentRequests }
+    public var isRemote: Bool { base.isRemote }
 
     public func put(_ key: String, data: [UInt8]) async throws {
         try await call("put", key) { try await base.put(key, data: data) }

@@ -63,8 +63,12 @@ public struct S3Options: Sendable {
 /// - **the object/directory rule** (a key is never both an object and a "directory" of others): before a
 ///   put, each directory level of the key is checked not to be an object (a HEAD, once per level per
 ///   store: the answer is remembered) and the key not to have objects below it (a LIST of at most one
-///   key). So a put costs one PUT and one LIST. S3 offers no atomic check, so two hosts racing to
-///   create `a` and `a/b` could both succeed; kura's own keys never clash.
+///   key) — except for content-named keys (a 64-hex SHA-256 as the last component): they live in
+///   kura's fixed folders, which are never objects, and nothing is ever stored below them. So a pack,
+///   index file, snapshot or lock costs one PUT; other keys (`config`) a PUT, a HEAD per level and a LIST. S3 offers no atomic check, so two hosts racing to create `a` and `a/b` could both
+///   succeed; kura's own keys never clash.
+/// - **payload hashes**: a content-named object's name is its body's SHA-256, so it is the signature's
+///   `x-amz-content-sha256` (S3 checks it against the body) and the body is not hashed again.
 /// - **notFound on delete**: S3 answers 204 for a missing key, so delete first HEADs the object.
 /// - **ranges**: an empty range needs no transfer (a HEAD checks the size); a range reaching past the
 ///   end, which S3 silently shortens, is ``ObjectStoreError/Code/rangeNotSatisfiable``.
@@ -75,6 +79,8 @@ public struct S3Options: Sendable {
 public final class S3Store: ObjectStore {
     public let location: String
     public let maxConcurrentRequests: Int
+    /// Every read is a billed request over the network.
+    public var isRemote: Bool { true }
     private let s3: S3Location
     private let options: S3Options
     private let signer: S3Signer
@@ -112,9 +118,16 @@ public final class S3Store: ObjectStore {
         if let lock = options.objectLock, lock.applies(to: key.string) {
             headers += [("x-amz-object-lock-mode", lock.mode.rawValue), ("x-amz-object-lock-retain-until-date", lock.retainUntil())]
         }
-        let response = try await send("PUT", key: key.string, headers: headers, body: data)
+        // A content-named object's name is the SHA-256 of its bytes (docs/design.md §2): the signature's
+        // payload hash without hashing 16 MiB again. A wrong name is refused by S3 (400
+        // XAmzContentSHA256Mismatch), never stored under it.
+        let contentName = S3Store.contentName(key.string)
+        let response = try await send("PUT", key: key.string, headers: headers, body: data, bodyHash: contentName)
         guard response.status == 200 else {
             var error = failure(response, key: key.string, operation: "put")
+            if contentName != nil, response.text.contains("XAmzContentSHA256Mismatch") {
+                error.message += " — the object's name is not the SHA-256 of its bytes, which every kura object's name must be"
+            }
             if response.status == 400, headers.count > 1 {
                 error.message += " — the object was sent with an Object Lock retention: the bucket must have been created with Object Lock enabled"
             }
@@ -204,7 +217,18 @@ public final class S3Store: ObjectStore {
 
     // MARK: the object/directory rule
 
+    /// The key's last component when it is a content name: 64 lower-case hex digits, the SHA-256 of the
+    /// object's bytes under kura's naming rule.
+    static func contentName(_ key: String) -> String? {
+        let last = key.split(separator: "/").last.map(String.init) ?? key
+        guard last.utf8.count == 64, last.utf8.allSatisfy({ ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }) else { return nil }
+        return last
+    }
+
     private func checkNoClash(_ key: ObjectKey) async throws {
+        // Content-named keys live in the repository's fixed folders (data/ab/, index/, snapshots/, …),
+        // which are never objects, and nothing is ever stored below them: no request at all.
+        if S3Store.contentName(key.string) != nil { return }
         var level = ""
         for component in key.parents {
             level += level.isEmpty ? String(component) : "/" + component
@@ -263,7 +287,7 @@ public final class S3Store: ObjectStore {
     /// Sends one signed request for `key` (nil: the bucket itself) and returns the answer, whatever its
     /// status; a request that got no answer (cannot connect, time-out, reset) is `.unavailable`.
     private func send(_ method: String, key: String?, query: [(String, String)] = [], headers extra: [(String, String)] = [],
-                      body: [UInt8]? = nil, range: ClosedRange<Int64>? = nil) async throws(ObjectStoreError) -> HTTPResponse {
+                      body: [UInt8]? = nil, bodyHash: String? = nil, range: ClosedRange<Int64>? = nil) async throws(ObjectStoreError) -> HTTPResponse {
         var path = options.addressing == .path ? "/" + s3.bucket : ""
         if let key { path += "/" + S3Signer.uriEncode(fullKey(key), keepSlash: true) }
         if path.isEmpty { path = "/" }
@@ -274,7 +298,7 @@ public final class S3Store: ObjectStore {
         // libcurl sends a body as a form post unless told otherwise; S3 stores the type with the object.
         if body != nil { headers.append(("Content-Type", "application/octet-stream")) }
         headers += extra
-        let payloadHash = S3Signer.hex(SHA256.hash(body ?? []))
+        let payloadHash = bodyHash ?? S3Signer.hex(SHA256.hash(body ?? []))
         let signed = signer.sign(method: method, path: path, query: query, headers: headers, payloadHash: payloadHash,
                                  amzDate: S3Signer.now())
         // The Range goes in as a header (signed above), not through CURLOPT_RANGE.

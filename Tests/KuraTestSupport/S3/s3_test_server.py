@@ -36,8 +36,8 @@ Control endpoints (not S3; the bucket name `__kura` cannot be a real bucket):
     POST /__kura/delete-version?bucket=B&key=K&version=V&as=ACCESS   (--iam) DeleteObject of one version
                                      as that key (botocore, straight to moto): {"status", "code"}
 
-Requests are counted by method, PUTs also by the repository folder of the key (`PUT data`,
-`PUT index`, `PUT snapshots`, `PUT locks`, ...), and listings of a whole folder by it (`LIST data`,
+Requests are counted by method, object requests also by the repository folder of the key (`PUT data`,
+`GET index`, `HEAD snapshots`, `DELETE locks`, ...; a GET that lists counts as `LIST`, not by folder), and listings of a whole folder by it (`LIST data`,
 `LIST index`, ...).
 """
 import argparse
@@ -294,13 +294,13 @@ def make_handler(state):
                     folder = listed.rstrip("/").rsplit("/", 1)[-1]
                     if listed.endswith("/") and folder in REPOSITORY_FOLDERS:
                         state.counts["LIST " + folder] = state.counts.get("LIST " + folder, 0) + 1
-                if method == "PUT":
+                elif method in ("PUT", "GET", "HEAD", "DELETE"):
                     components = split.path.split("/")
                     folder = next((c for c in reversed(components[2:-1]) if c in REPOSITORY_FOLDERS), None)
                     if folder is None and components[-1] == "config":
                         folder = "config"
                     if folder:
-                        state.counts["PUT " + folder] = state.counts.get("PUT " + folder, 0) + 1
+                        state.counts[method + " " + folder] = state.counts.get(method + " " + folder, 0) + 1
                 state.sequence += 1
                 n = state.sequence
                 fail = state.fail_every and n % state.fail_every == 0
