@@ -213,6 +213,7 @@ public struct GarbageCollector: Sendable {
 
         let after = try await store.list(prefix: "data/")
         report.bytesAfter = after.reduce(0) { $0 + UInt64($1.size) }
+        repository.pruneObjectCache()   // cached trees whose blobs gc removed
         return report
     }
 

@@ -68,4 +68,10 @@ extension Repository {
         guard rawStore.isRemote, let cacheDirectory else { return nil }
         return ObjectCache(directory: "\(cacheDirectory)/\(config.id)")
     }
+
+    /// Removes cached trees the index no longer has (after gc); nothing without an object cache.
+    public func pruneObjectCache() {
+        guard let cache = objectCache, state.withLock({ $0.indexLoaded }) else { return }
+        cache.prune("trees") { location(of: $0) != nil }
+    }
 }
