@@ -65,6 +65,7 @@ public struct WALGap: Sendable, Codable, Equatable {
     public var first: String
     public var last: String
     public var count: Int
+    public init(first: String, last: String, count: Int) { self.first = first; self.last = last; self.count = count }
 }
 
 public enum WALGaps {
