@@ -124,11 +124,22 @@ struct SourceBackup {
         o.lockTimeoutSeconds = pg.lockTimeoutSeconds
         let logical = try await PostgresBackup(options: o).run(archiver: Archiver(repository: repository, options: options(paths: [])))
         var warnings: [String] = []
-        if pg.physical {
+        if try await physicalDue(pg) {
             do { _ = try await PhysicalBackup(dsn: dsn).run(archiver: Archiver(repository: repository, options: options(paths: []))) } catch {
                 warnings.append("the physical backup failed: \(error)")
             }
         }
         return Outcome(result: logical.backup, warnings: warnings)
+    }
+
+    /// `physical = true`: a base backup every run. `physical-schedule`: when the schedule has fired
+    /// since this host's newest physical snapshot (or there is none) — e.g. weekly, beside daily dumps.
+    func physicalDue(_ pg: PostgresSettings) async throws -> Bool {
+        if pg.physical { return true }
+        guard let cron = pg.physicalSchedule else { return false }
+        let schedule = Schedule([cron], timeZone: config.timeZone)
+        guard let slot = schedule.previous(atOrBefore: now) else { return false }
+        let newest = try await repository.listSnapshots().filter { $0.source == "postgres-physical" && $0.host == host && $0.tags.contains(source.tag) }.last
+        return newest.map { $0.date < slot } ?? true
     }
 }

@@ -164,10 +164,12 @@ extension PostgresTests {
         _ = try server.sql("CREATE TABLE load (id bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp())")
         try await server.kuraOK(["backup", "-q", "--postgres-physical", server.dsn.childConninfo])
         _ = try await server.switchAndWaitArchived()
-        // Steady load: 10 commits a second for a bit over two archive_timeout periods.
+        // Steady load, 10 commits a second, ending (by default) one second before the second forced switch:
+        // the worst moment to crash, when almost a whole archive_timeout of commits is not archived yet.
         let c = try PostgresConnection(server.dsn)
         var lastCommit = ""
-        let end = Date().addingTimeInterval(Double(timeout) * 2 + 3)
+        let loadSeconds = Double(ProcessInfo.processInfo.environment["KURA_WAL_RPO_LOAD"] ?? "") ?? Double(timeout) * 2 - 1
+        let end = Date().addingTimeInterval(loadSeconds)
         while Date() < end {
             lastCommit = try c.value("INSERT INTO load DEFAULT VALUES RETURNING extract(epoch FROM at)::text") ?? lastCommit
             try await Task.sleep(for: .milliseconds(100))
@@ -186,7 +188,7 @@ extension PostgresTests {
         let newest = try #require(try server.value("SELECT extract(epoch FROM max(at))::text FROM load"))
         await server.stop(target)
         let rpo = (Double(lastCommit) ?? 0) - (Double(newest) ?? 0)
-        print("wal archiving: archive_timeout \(timeout) s, measured RPO \(String(format: "%.1f", rpo)) s (newest commit seen by the client vs newest recovered)")
+        print("wal archiving: archive_timeout \(timeout) s, crash after \(loadSeconds) s of load, measured RPO \(String(format: "%.1f", rpo)) s (newest commit seen by the client vs newest recovered)")
         #expect(rpo >= 0 && rpo <= Double(timeout) + 3, "RPO \(rpo) s with archive_timeout \(timeout) s")
     }
 
@@ -220,6 +222,28 @@ extension PostgresTests {
         #expect(st["continuous"] as? Bool == true)
         let got = try await server.kura(["wal-fetch", blocked, server.root + "/fetched"])
         #expect(got.status == 0, "\(got)")
+
+        // config check's view of the settings: this server archives with kura; the shared test server does not.
+        let good = try ArchiveSettings.check(server.dsn, configPath: "/etc/kura/kura.toml")
+        #expect(good.filter { !$0.ok }.map(\.message) == ["archive_timeout is 300 s: on a quiet server the newest writes may wait long for archiving"] || good.allSatisfy(\.ok), "\(good)")
+        let bad = try ArchiveSettings.check(try PG.server().with(dbname: "postgres"), configPath: "/etc/kura/kura.toml")
+        #expect(bad.contains { !$0.ok && $0.message.hasPrefix("archive_mode is off") && $0.hint?.contains("archive_mode = on") == true }, "\(bad)")
+        #expect(bad.contains { !$0.ok && $0.hint?.contains("archive_command = 'kura wal-push --config /etc/kura/kura.toml %p'") == true }, "\(bad)")
+
+        // Retention: a second base backup; forgetting the first drops the WAL only it needed, and gc keeps the rest.
+        _ = try await server.switchAndWaitArchived()
+        try await server.kuraOK(["backup", "-q", "--postgres-physical", server.dsn.childConninfo])
+        _ = try await server.switchAndWaitArchived()
+        let before = try await server.kuraOK(["wal-status", "--json"]).jsonObject()
+        let forget = try await server.kuraOK(["forget", "--keep-last", "1", "--json"]).jsonObject()
+        let removed = forget["walRemoved"] as? [String] ?? []
+        #expect(removed.contains(first) && !removed.isEmpty, "\(forget)")
+        try await server.kuraOK(["gc", "-q"])
+        let after = try await server.kuraOK(["wal-status", "--json"]).jsonObject()
+        #expect(after["continuous"] as? Bool == true && (after["segments"] as? Int ?? 0) < (before["segments"] as? Int ?? 0), "\(before) → \(after)")
+        #expect(after["lastSegment"] as? String == before["lastSegment"] as? String)
+        let gone = try await server.kura(["wal-fetch", first, server.root + "/gone"])
+        #expect(gone.status == 1, "\(gone)")
     }
 }
 
