@@ -124,6 +124,15 @@ struct SourceBackup {
         o.lockTimeoutSeconds = pg.lockTimeoutSeconds
         let logical = try await PostgresBackup(options: o).run(archiver: Archiver(repository: repository, options: options(paths: [])))
         var warnings: [String] = []
+        // WAL that wal-push left in the spool while the repository was away goes in now, oldest first.
+        if pg.walArchive, let folder = config.walSpool {
+            let repo = repository
+            let archive = WALArchive(spool: WALSpool(folder: folder, maxBytes: config.walSpoolMaxBytes)) { repo }
+            do {
+                let sent = try await archive.flush()
+                if !sent.isEmpty { logger.notice("sent spooled WAL to the repository", metadata: ["files": .stringConvertible(sent.count)]) }
+            } catch { warnings.append("the WAL spool \(folder) could not be drained: \(error)") }
+        }
         if try await physicalDue(pg) {
             do { _ = try await PhysicalBackup(dsn: dsn).run(archiver: Archiver(repository: repository, options: options(paths: []))) } catch {
                 warnings.append("the physical backup failed: \(error)")
