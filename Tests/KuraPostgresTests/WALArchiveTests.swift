@@ -328,7 +328,22 @@ extension PostgresTests {
             let flushed = try await s.kuraOK(["wal-push", "--json", "--flush", "--spool", spool]).jsonObject()
             #expect(flushed["flushed"] as? [String] == [b, c])
             #expect(try FileManager.default.contentsOfDirectory(atPath: spool).isEmpty)
-            for n in [a, b, c] {
+            // Any failure but "no such file" exits 126, so PostgreSQL stops recovery instead of ending it early.
+            try "not the password\n".write(toFile: s.root + "/wrong", atomically: false, encoding: .utf8)
+            chmod(s.root + "/wrong", 0o600)
+            let wrong = try await s.kura(["wal-fetch", "--password-file", s.root + "/wrong", a, s.root + "/never"])
+            #expect(wrong.status == 126 && wrong.err.contains("wrong password") && !FileManager.default.fileExists(atPath: s.root + "/never"), "\(wrong)")
+            // The same through a configuration file (repository, password file, spool).
+            try (s.password + "\n").write(toFile: s.root + "/password", atomically: false, encoding: .utf8)
+            chmod(s.root + "/password", 0o600)
+            try "repository = \"\(s.repo)\"\npassword-file = \"\(s.root)/password\"\nwal-spool = \"\(spool)\"\n[[source]]\nname = \"db\"\ntype = \"postgres\"\ndsn = \"postgresql://x@localhost/postgres\"\nwal-archive = true\n".write(toFile: s.root + "/kura.toml", atomically: false, encoding: .utf8)
+            let d = "000000010000000000000013"
+            try Data(segment(4)).write(to: URL(fileURLWithPath: s.root + "/" + d))
+            let viaConfig = try await runTool(KuraBinary.path, ["wal-push", "--json", "--config", s.root + "/kura.toml", s.root + "/" + d],
+                                              environment: ["PATH": "/usr/bin:/bin", "KURA_CACHE_DIR": s.root + "/cache"])
+            let viaOutcome = try viaConfig.jsonObject()["outcome"] as? String
+            #expect(viaConfig.status == 0 && viaOutcome == "stored", "\(viaConfig)")
+            for n in [a, b, c, d] {
                 try await s.kuraOK(["wal-fetch", n, s.root + "/got-" + n])
                 let got = try Data(contentsOf: URL(fileURLWithPath: s.root + "/got-" + n)), sent = try Data(contentsOf: URL(fileURLWithPath: s.root + "/" + n))
                 #expect(got == sent)
