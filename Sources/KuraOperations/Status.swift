@@ -95,6 +95,9 @@ public struct StatusReport: Sendable, Codable {
             for o in s.offsite where o.lastResult == "failure" {
                 out.append("source \(s.name): the last copy to offsite \(o.target) failed" + (o.lastError.map { ": \($0.split(separator: "\n").first ?? "")" } ?? ""))
             }
+            if let g = s.wal?.gaps.first {
+                out.append("source \(s.name): the archived WAL has a gap (\(g.first) … \(g.last)): point-in-time recovery cannot cross it; take a base backup")
+            }
             if s.overdue {
                 out.append("source \(s.name): " + (s.lastSuccess.map { "late: no success since \(Timestamp.format($0))" + (s.lateSince.map { ", late since \(Timestamp.format($0))" } ?? "") + ", longer than its schedule and grace allow" } ?? "never succeeded"))
             }
