@@ -138,6 +138,14 @@ struct SourceBackup {
                 warnings.append("the physical backup failed: \(error)")
             }
         }
+        // The run report says when point-in-time recovery is broken (a gap in the archived WAL).
+        if pg.walArchive {
+            do {
+                let wal = try await WALInspector(repository: repository).status(now: now)
+                for g in wal.gaps { warnings.append("the archived WAL has a gap of \(g.count) segment(s), \(g.first) … \(g.last): point-in-time recovery cannot cross it; check archive_command and take a base backup") }
+                if let last = wal.lastSegment { logger.info("archived WAL", metadata: ["newest": .string(last), "age-seconds": .stringConvertible(Int(wal.lastArchivedAgeSeconds ?? -1))]) }
+            } catch { warnings.append("cannot read the archived WAL: \(error)") }
+        }
         return Outcome(result: logical.backup, warnings: warnings)
     }
 

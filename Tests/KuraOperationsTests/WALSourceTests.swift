@@ -35,6 +35,16 @@ struct WALSourceTests {
         let wal = try #require(status.sources.first?.wal)
         #expect(wal.baseBackups == 1 && wal.oldestBaseStartWAL?.count == 24 && wal.files == 0, "\(wal)")
 
+        // A gap in the archived WAL (a segment after the base backup's first is there, the first is not)
+        // shows in the next run's report and makes status unhealthy.
+        let start = try #require(wal.oldestBaseStartWAL)
+        let later = String(start.prefix(16)) + String(format: "%08X", (UInt32(start.suffix(8), radix: 16) ?? 0) + 2)
+        try await repo.putWALFile(name: later, contents: [UInt8](repeating: 7, count: 4096))
+        let third = try #require(try await runner.run(RunRequest()).results.first?.report)
+        #expect(third.warnings.contains { $0.contains("the archived WAL has a gap of 2 segment(s), \(start)") }, "\(third.warnings)")
+        let unhealthy = await runner.status()
+        #expect(!unhealthy.healthy && unhealthy.problems.contains { $0.contains("gap") }, "\(unhealthy.problems)")
+
         var checker = ConfigChecker(config: config, environment: s.environment)
         checker.testNotifications = false
         let findings = await checker.run()

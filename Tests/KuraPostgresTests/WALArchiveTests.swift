@@ -189,7 +189,8 @@ extension PostgresTests {
         await server.stop(target)
         let rpo = (Double(lastCommit) ?? 0) - (Double(newest) ?? 0)
         print("wal archiving: archive_timeout \(timeout) s, crash after \(loadSeconds) s of load, measured RPO \(String(format: "%.1f", rpo)) s (newest commit seen by the client vs newest recovered)")
-        #expect(rpo >= 0 && rpo <= Double(timeout) + 3, "RPO \(rpo) s with archive_timeout \(timeout) s")
+        // The margin covers the forced switch's timing and the push under load (2 shared cores in CI).
+        #expect(rpo >= 0 && rpo <= Double(timeout) + 5, "RPO \(rpo) s with archive_timeout \(timeout) s")
     }
 
     /// wal-push into an unwritable repository fails; PostgreSQL keeps the WAL and retries; once the
