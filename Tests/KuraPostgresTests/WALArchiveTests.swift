@@ -52,8 +52,12 @@ final class ArchivingServer: @unchecked Sendable {
         try await start()
     }
 
+    /// Data directories started by the test (all stopped by ``remove()``).
+    private(set) var started: Set<String> = []
+
     func start(_ directory: String? = nil) async throws {
         let d = directory ?? data
+        started.insert(d)
         let r = try await asServerOwner(try pgctl, ["-D", d, "-l", d + ".log", "-w", "-t", "120", "-o", "-c port=\(port) -c unix_socket_directories='\(socket)' -c listen_addresses=''", "start"])
         try #require(r.status == 0, "\(r)\n\((try? String(contentsOfFile: d + ".log", encoding: .utf8)) ?? "")")
     }
@@ -102,8 +106,22 @@ final class ArchivingServer: @unchecked Sendable {
     }
 
     func remove() async {
-        await stop(mode: "immediate")
+        for d in started { await stop(d, mode: "immediate") }
         try? FileManager.default.removeItem(atPath: root)
+    }
+}
+
+/// Runs `body` with a new archiving server; stops every server it started and removes its folder
+/// afterwards, also when `body` throws.
+func withArchivingServer<T>(archiveTimeout: Int, _ body: (ArchivingServer) async throws -> T) async throws -> T {
+    let server = try await ArchivingServer(archiveTimeout: archiveTimeout)
+    do {
+        let result = try await body(server)
+        await server.remove()
+        return result
+    } catch {
+        await server.remove()
+        throw error
     }
 }
 
@@ -111,46 +129,45 @@ extension PostgresTests {
     /// Base backup; a write load with timestamps; T recorded; more writes; pg_switch_wal(); restore to T
     /// into a scratch folder, start the server: the rows are exactly those committed by T.
     @Test func pointInTimeRestoreToTime() async throws {
-        let server = try await ArchivingServer(archiveTimeout: 30)
-        defer { Task { await server.remove() } }
-        _ = try server.sql("CREATE TABLE t (id int PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp(), v text)")
-        _ = try server.sql("INSERT INTO t (id, v) SELECT i, md5(i::text) FROM generate_series(1, 1000) i")
-        let b = try await server.kuraOK(["backup", "--json", "--postgres-physical", server.dsn.with(dbname: "postgres").childConninfo]).jsonObject()
-        #expect((b["paths"] as? [String])?.contains("/postgres-physical/base.tar") == true)
+        try await withArchivingServer(archiveTimeout: 30) { server in
+            _ = try server.sql("CREATE TABLE t (id int PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp(), v text)")
+            _ = try server.sql("INSERT INTO t (id, v) SELECT i, md5(i::text) FROM generate_series(1, 1000) i")
+            let b = try await server.kuraOK(["backup", "--json", "--postgres-physical", server.dsn.with(dbname: "postgres").childConninfo]).jsonObject()
+            #expect((b["paths"] as? [String])?.contains("/postgres-physical/base.tar") == true)
 
-        // Writes before T, each its own transaction.
-        for i in 1001...1200 { _ = try server.sql("INSERT INTO t (id, v) VALUES (\(i), 'before')") }
-        try await Task.sleep(for: .milliseconds(1100))
-        let t = try #require(try server.value("SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.MS') || '+00:00'"))
-        let atT = try server.sql("SELECT count(*)::text, md5(string_agg(id::text || v, ',' ORDER BY id)) FROM t")[0]
-        try await Task.sleep(for: .milliseconds(1100))
-        for i in 1201...1400 { _ = try server.sql("INSERT INTO t (id, v) VALUES (\(i), 'after')") }
-        _ = try server.sql("UPDATE t SET v = 'changed after T' WHERE id <= 10")
-        _ = try await server.switchAndWaitArchived()
+            // Writes before T, each its own transaction.
+            for i in 1001...1200 { _ = try server.sql("INSERT INTO t (id, v) VALUES (\(i), 'before')") }
+            try await Task.sleep(for: .milliseconds(1100))
+            let t = try #require(try server.value("SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.MS') || '+00:00'"))
+            let atT = try server.sql("SELECT count(*)::text, md5(string_agg(id::text || v, ',' ORDER BY id)) FROM t")[0]
+            try await Task.sleep(for: .milliseconds(1100))
+            for i in 1201...1400 { _ = try server.sql("INSERT INTO t (id, v) VALUES (\(i), 'after')") }
+            _ = try server.sql("UPDATE t SET v = 'changed after T' WHERE id <= 10")
+            _ = try await server.switchAndWaitArchived()
 
-        let status = try await server.kura(["wal-status", "--json"])
-        let st = try status.jsonObject()
-        #expect(status.status == 0 && st["continuous"] as? Bool == true && (st["gaps"] as? [Any])?.isEmpty == true, "\(status)")
+            let status = try await server.kura(["wal-status", "--json"])
+            let st = try status.jsonObject()
+            #expect(status.status == 0 && st["continuous"] as? Bool == true && (st["gaps"] as? [Any])?.isEmpty == true, "\(status)")
 
-        let target = server.root + "/restored"
-        let r = try await server.kuraOK(["restore-physical", "latest", "--target", target, "--to-time", t, "--action", "promote", "--json"]).jsonObject()
-        let settings = (r["result"] as? [String: Any])?["settings"] as? [String] ?? []
-        #expect(settings.contains { $0.hasPrefix("restore_command = '") && $0.contains("wal-fetch %f %p") && $0.contains("--password-file") && !$0.contains(server.password) }, "\(settings)")
-        #expect(FileManager.default.fileExists(atPath: target + "/recovery.signal"))
-        await server.stop()
-        try await server.start(target)
-        defer { Task { await server.stop(target) } }
-        // Wait for the promotion at the target.
-        var inRecovery = "true"
-        for _ in 0..<300 where inRecovery == "true" {
-            inRecovery = (try? server.value("SELECT pg_is_in_recovery()::text")) ?? "true"
-            if inRecovery == "true" { try await Task.sleep(for: .milliseconds(100)) }
+            let target = server.root + "/restored"
+            let r = try await server.kuraOK(["restore-physical", "latest", "--target", target, "--to-time", t, "--action", "promote", "--json"]).jsonObject()
+            let settings = (r["result"] as? [String: Any])?["settings"] as? [String] ?? []
+            #expect(settings.contains { $0.hasPrefix("restore_command = '") && $0.contains("wal-fetch %f %p") && $0.contains("--password-file") && !$0.contains(server.password) }, "\(settings)")
+            #expect(FileManager.default.fileExists(atPath: target + "/recovery.signal"))
+            await server.stop()
+            try await server.start(target)
+            // Wait for the promotion at the target.
+            var inRecovery = "true"
+            for _ in 0..<300 where inRecovery == "true" {
+                inRecovery = (try? server.value("SELECT pg_is_in_recovery()::text")) ?? "true"
+                if inRecovery == "true" { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            #expect(inRecovery == "false")
+            let restored = try server.sql("SELECT count(*)::text, md5(string_agg(id::text || v, ',' ORDER BY id)) FROM t")[0]
+            #expect(restored == atT, "restored \(restored), expected \(atT) (T = \(t))")
+            #expect(try server.value("SELECT count(*)::text FROM t WHERE v = 'after' OR v = 'changed after T'") == "0")
+            await server.stop(target)
         }
-        #expect(inRecovery == "false")
-        let restored = try server.sql("SELECT count(*)::text, md5(string_agg(id::text || v, ',' ORDER BY id)) FROM t")[0]
-        #expect(restored == atT, "restored \(restored), expected \(atT) (T = \(t))")
-        #expect(try server.value("SELECT count(*)::text FROM t WHERE v = 'after' OR v = 'changed after T'") == "0")
-        await server.stop(target)
     }
 
     /// Measured RPO: under a steady insert load, the server stops abruptly (`-m immediate`) and its data
@@ -159,92 +176,92 @@ extension PostgresTests {
     /// KURA_WAL_RPO_TIMEOUT=60 measures the figure in docs/benchmarks.md (takes ~75 s more).
     @Test func measuredRecoveryPointAfterCrash() async throws {
         let timeout = Int(ProcessInfo.processInfo.environment["KURA_WAL_RPO_TIMEOUT"] ?? "") ?? 6
-        let server = try await ArchivingServer(archiveTimeout: timeout)
-        defer { Task { await server.remove() } }
-        _ = try server.sql("CREATE TABLE load (id bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp())")
-        try await server.kuraOK(["backup", "-q", "--postgres-physical", server.dsn.childConninfo])
-        _ = try await server.switchAndWaitArchived()
-        // Steady load, 10 commits a second, ending (by default) one second before the second forced switch:
-        // the worst moment to crash, when almost a whole archive_timeout of commits is not archived yet.
-        let c = try PostgresConnection(server.dsn)
-        var lastCommit = ""
-        let loadSeconds = Double(ProcessInfo.processInfo.environment["KURA_WAL_RPO_LOAD"] ?? "") ?? Double(timeout) * 2 - 1
-        let end = Date().addingTimeInterval(loadSeconds)
-        while Date() < end {
-            lastCommit = try c.value("INSERT INTO load DEFAULT VALUES RETURNING extract(epoch FROM at)::text") ?? lastCommit
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        c.close()
-        await server.stop(mode: "immediate")
-        try FileManager.default.removeItem(atPath: server.data)
+        try await withArchivingServer(archiveTimeout: timeout) { server in
+            _ = try server.sql("CREATE TABLE load (id bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp())")
+            try await server.kuraOK(["backup", "-q", "--postgres-physical", server.dsn.childConninfo])
+            _ = try await server.switchAndWaitArchived()
+            // Steady load, 10 commits a second, ending (by default) one second before the second forced switch:
+            // the worst moment to crash, when almost a whole archive_timeout of commits is not archived yet.
+            let c = try PostgresConnection(server.dsn)
+            var lastCommit = ""
+            let loadSeconds = Double(ProcessInfo.processInfo.environment["KURA_WAL_RPO_LOAD"] ?? "") ?? Double(timeout) * 2 - 1
+            let end = Date().addingTimeInterval(loadSeconds)
+            while Date() < end {
+                lastCommit = try c.value("INSERT INTO load DEFAULT VALUES RETURNING extract(epoch FROM at)::text") ?? lastCommit
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            c.close()
+            await server.stop(mode: "immediate")
+            try FileManager.default.removeItem(atPath: server.data)
 
-        let target = server.root + "/restored"
-        let r = try await server.kura(["restore-physical", "latest", "--target", target, "--to-latest", "--verify", "--json"])
-        let out = try r.jsonObject()
-        let verify = try #require(out["verify"] as? [String: Any], "\(r)")
-        #expect(r.status == 0 && verify["reachedTarget"] as? Bool == true && verify["state"] as? String == "promoted", "\(r)")
-        #expect((verify["tables"] as? [String: Any])?["postgres.public.load"] != nil, "\(verify)")
-        try await server.start(target)
-        let newest = try #require(try server.value("SELECT extract(epoch FROM max(at))::text FROM load"))
-        await server.stop(target)
-        let rpo = (Double(lastCommit) ?? 0) - (Double(newest) ?? 0)
-        print("wal archiving: archive_timeout \(timeout) s, crash after \(loadSeconds) s of load, measured RPO \(String(format: "%.1f", rpo)) s (newest commit seen by the client vs newest recovered)")
-        // The margin covers the forced switch's timing and the push under load (2 shared cores in CI).
-        #expect(rpo >= 0 && rpo <= Double(timeout) + 5, "RPO \(rpo) s with archive_timeout \(timeout) s")
+            let target = server.root + "/restored"
+            let r = try await server.kura(["restore-physical", "latest", "--target", target, "--to-latest", "--verify", "--json"])
+            let out = try r.jsonObject()
+            let verify = try #require(out["verify"] as? [String: Any], "\(r)")
+            #expect(r.status == 0 && verify["reachedTarget"] as? Bool == true && verify["state"] as? String == "promoted", "\(r)")
+            #expect((verify["tables"] as? [String: Any])?["postgres.public.load"] != nil, "\(verify)")
+            try await server.start(target)
+            let newest = try #require(try server.value("SELECT extract(epoch FROM max(at))::text FROM load"))
+            await server.stop(target)
+            let rpo = (Double(lastCommit) ?? 0) - (Double(newest) ?? 0)
+            print("wal archiving: archive_timeout \(timeout) s, crash after \(loadSeconds) s of load, measured RPO \(String(format: "%.1f", rpo)) s (newest commit seen by the client vs newest recovered)")
+            // The margin covers the forced switch's timing and the push under load (2 shared cores in CI).
+            #expect(rpo >= 0 && rpo <= Double(timeout) + 5, "RPO \(rpo) s with archive_timeout \(timeout) s")
+        }
     }
 
     /// wal-push into an unwritable repository fails; PostgreSQL keeps the WAL and retries; once the
     /// repository is writable again every segment arrives (no gap).
     @Test func unwritableRepositoryFailsAndPostgresRetries() async throws {
         try #require(geteuid() == 0, "needs root: the archiver runs as postgres, for whom a mode takes effect")
-        let server = try await ArchivingServer(archiveTimeout: 300)
-        defer { Task { await server.remove() } }
-        try await server.kuraOK(["backup", "-q", "--postgres-physical", server.dsn.childConninfo])
-        let first = try await server.switchAndWaitArchived()
-        chmod(server.repo + "/wal", 0o500)
-        _ = try server.sql("CREATE TABLE x AS SELECT i FROM generate_series(1, 1000) i")
-        let blocked = try #require(try server.value("SELECT pg_walfile_name(pg_switch_wal())"))
-        var failed = 0
-        for _ in 0..<100 where failed == 0 {
-            failed = Int(try server.value("SELECT failed_count FROM pg_stat_archiver") ?? "0") ?? 0
-            if failed == 0 { try await Task.sleep(for: .milliseconds(100)) }
+        try await withArchivingServer(archiveTimeout: 300) { server in
+            try await server.kuraOK(["backup", "-q", "--postgres-physical", server.dsn.childConninfo])
+            let first = try await server.switchAndWaitArchived()
+            chmod(server.repo + "/wal", 0o500)
+            _ = try server.sql("CREATE TABLE x AS SELECT i FROM generate_series(1, 1000) i")
+            let blocked = try #require(try server.value("SELECT pg_walfile_name(pg_switch_wal())"))
+            var failed = 0
+            for _ in 0..<100 where failed == 0 {
+                failed = Int(try server.value("SELECT failed_count FROM pg_stat_archiver") ?? "0") ?? 0
+                if failed == 0 { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            #expect(failed > 0)
+            let lastArchived = try server.value("SELECT last_archived_wal FROM pg_stat_archiver") ?? ""
+            #expect(lastArchived >= first && lastArchived < blocked, "last archived \(lastArchived), blocked \(blocked)")
+            let fetch = try await server.kura(["wal-fetch", blocked, server.root + "/fetched"])
+            #expect(fetch.status == 1, "\(fetch)")
+            chmod(server.repo + "/wal", 0o700)
+            // PostgreSQL retries (after at most a minute); nudge it with another switch.
+            _ = try server.sql("INSERT INTO x VALUES (1)")
+            _ = try await server.switchAndWaitArchived(timeout: 90)
+            let st = try await server.kura(["wal-status", "--json"]).jsonObject()
+            #expect((st["gaps"] as? [Any])?.isEmpty == true, "\(st)")
+            #expect(st["continuous"] as? Bool == true)
+            let got = try await server.kura(["wal-fetch", blocked, server.root + "/fetched"])
+            #expect(got.status == 0, "\(got)")
+
+            // config check's view of the settings: this server archives with kura; the shared test server does not.
+            let good = try ArchiveSettings.check(server.dsn, configPath: "/etc/kura/kura.toml")
+            #expect(good.filter { !$0.ok }.map(\.message) == ["archive_timeout is 300 s: on a quiet server the newest writes may wait long for archiving"] || good.allSatisfy(\.ok), "\(good)")
+            let bad = try ArchiveSettings.check(try PG.server().with(dbname: "postgres"), configPath: "/etc/kura/kura.toml")
+            #expect(bad.contains { !$0.ok && $0.message.hasPrefix("archive_mode is off") && $0.hint?.contains("archive_mode = on") == true }, "\(bad)")
+            #expect(bad.contains { !$0.ok && $0.hint?.contains("archive_command = 'kura wal-push --config /etc/kura/kura.toml %p'") == true }, "\(bad)")
+
+            // Retention: a second base backup; forgetting the first drops the WAL only it needed, and gc keeps the rest.
+            _ = try await server.switchAndWaitArchived()
+            try await server.kuraOK(["backup", "-q", "--postgres-physical", server.dsn.childConninfo])
+            _ = try await server.switchAndWaitArchived()
+            let before = try await server.kuraOK(["wal-status", "--json"]).jsonObject()
+            let forget = try await server.kuraOK(["forget", "--keep-last", "1", "--json"]).jsonObject()
+            let removed = forget["walRemoved"] as? [String] ?? []
+            #expect(removed.contains(first) && !removed.isEmpty, "\(forget)")
+            try await server.kuraOK(["gc", "-q"])
+            let after = try await server.kuraOK(["wal-status", "--json"]).jsonObject()
+            #expect(after["continuous"] as? Bool == true && (after["segments"] as? Int ?? 0) < (before["segments"] as? Int ?? 0), "\(before) → \(after)")
+            #expect(after["lastSegment"] as? String == before["lastSegment"] as? String)
+            let gone = try await server.kura(["wal-fetch", first, server.root + "/gone"])
+            #expect(gone.status == 1, "\(gone)")
         }
-        #expect(failed > 0)
-        let lastArchived = try server.value("SELECT last_archived_wal FROM pg_stat_archiver") ?? ""
-        #expect(lastArchived >= first && lastArchived < blocked, "last archived \(lastArchived), blocked \(blocked)")
-        let fetch = try await server.kura(["wal-fetch", blocked, server.root + "/fetched"])
-        #expect(fetch.status == 1, "\(fetch)")
-        chmod(server.repo + "/wal", 0o700)
-        // PostgreSQL retries (after at most a minute); nudge it with another switch.
-        _ = try server.sql("INSERT INTO x VALUES (1)")
-        _ = try await server.switchAndWaitArchived(timeout: 90)
-        let st = try await server.kura(["wal-status", "--json"]).jsonObject()
-        #expect((st["gaps"] as? [Any])?.isEmpty == true, "\(st)")
-        #expect(st["continuous"] as? Bool == true)
-        let got = try await server.kura(["wal-fetch", blocked, server.root + "/fetched"])
-        #expect(got.status == 0, "\(got)")
-
-        // config check's view of the settings: this server archives with kura; the shared test server does not.
-        let good = try ArchiveSettings.check(server.dsn, configPath: "/etc/kura/kura.toml")
-        #expect(good.filter { !$0.ok }.map(\.message) == ["archive_timeout is 300 s: on a quiet server the newest writes may wait long for archiving"] || good.allSatisfy(\.ok), "\(good)")
-        let bad = try ArchiveSettings.check(try PG.server().with(dbname: "postgres"), configPath: "/etc/kura/kura.toml")
-        #expect(bad.contains { !$0.ok && $0.message.hasPrefix("archive_mode is off") && $0.hint?.contains("archive_mode = on") == true }, "\(bad)")
-        #expect(bad.contains { !$0.ok && $0.hint?.contains("archive_command = 'kura wal-push --config /etc/kura/kura.toml %p'") == true }, "\(bad)")
-
-        // Retention: a second base backup; forgetting the first drops the WAL only it needed, and gc keeps the rest.
-        _ = try await server.switchAndWaitArchived()
-        try await server.kuraOK(["backup", "-q", "--postgres-physical", server.dsn.childConninfo])
-        _ = try await server.switchAndWaitArchived()
-        let before = try await server.kuraOK(["wal-status", "--json"]).jsonObject()
-        let forget = try await server.kuraOK(["forget", "--keep-last", "1", "--json"]).jsonObject()
-        let removed = forget["walRemoved"] as? [String] ?? []
-        #expect(removed.contains(first) && !removed.isEmpty, "\(forget)")
-        try await server.kuraOK(["gc", "-q"])
-        let after = try await server.kuraOK(["wal-status", "--json"]).jsonObject()
-        #expect(after["continuous"] as? Bool == true && (after["segments"] as? Int ?? 0) < (before["segments"] as? Int ?? 0), "\(before) → \(after)")
-        #expect(after["lastSegment"] as? String == before["lastSegment"] as? String)
-        let gone = try await server.kura(["wal-fetch", first, server.root + "/gone"])
-        #expect(gone.status == 1, "\(gone)")
     }
 }
 
