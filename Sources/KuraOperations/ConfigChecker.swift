@@ -100,7 +100,13 @@ public struct ConfigChecker: Sendable {
                         try await offPool { try PostgresConnection.check(dsn, timeoutSeconds: 5) }
                         add(.ok, "connected to \(dsn.display)")
                     } catch let e as KuraError { add(.error, e.message, hint: e.hint) } catch { add(.error, "\(error)") }
-                    for tool in ["pg_dump"] + (pg.physical ? ["pg_basebackup"] : []) where ConfigChecker.which(tool) == nil {
+                    if pg.walArchive, let dsn = try? PostgresDSN(pg.dsn) {
+                        let path = config.path.isEmpty ? "/etc/kura/kura.toml" : config.path
+                        do {
+                            for f in try await offPool({ try ArchiveSettings.check(dsn, configPath: path) }) { add(f.ok ? .ok : .error, f.message, hint: f.hint) }
+                        } catch let e as KuraError { add(.error, "cannot read the archiving settings: \(e.message)", hint: e.hint) } catch { add(.error, "\(error)") }
+                    }
+                    for tool in ["pg_dump"] + (pg.physical || pg.physicalSchedule != nil ? ["pg_basebackup"] : []) where ConfigChecker.which(tool) == nil {
                         add(.error, "\(tool) is not installed", hint: "apt-get install postgresql-client")
                     }
                 }

@@ -40,6 +40,12 @@ public struct Configuration: Sendable {
     /// `s3-endpoint`, `s3-region`, `s3-profile`, `s3-credentials-file`: how the repository and the
     /// offsite targets in S3 are reached.
     public var s3 = S3Settings()
+    /// `wal-spool`: local folder where `wal-push` keeps WAL while the repository is unreachable.
+    public var walSpool: String?
+    /// `wal-spool-max`: the spool's limit; beyond it `wal-push` fails (PostgreSQL keeps the WAL).
+    public var walSpoolMaxBytes: UInt64 = 2 << 30
+    /// `keep-wal`: how far back point-in-time recovery must stay possible (seconds); nil: from the oldest kept base backup.
+    public var keepWALSeconds: Double?
     /// Where each key was found, for error messages that point at it.
     public var locations = TOMLLocations()
 
@@ -208,6 +214,10 @@ public struct PostgresSettings: Sendable, Equatable {
     public var physical = false
     /// `lock-timeout`: how long to wait for a table lock before the source fails, naming the holder.
     public var lockTimeoutSeconds: Double = 60
+    /// `wal-archive = true`: the server archives its WAL with `kura wal-push` (checked by `config check`).
+    public var walArchive = false
+    /// `physical-schedule`: when `kura run` takes a physical base backup (pg_basebackup), e.g. weekly.
+    public var physicalSchedule: CronExpression?
     public init(dsn: String) { self.dsn = dsn }
 }
 

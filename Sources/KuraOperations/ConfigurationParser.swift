@@ -100,6 +100,20 @@ public enum ConfigurationParser {
         return lock
     }
 
+    /// Parses a size: "2GB", "500 MB", "1.5GiB", "4096" (bytes). K/M/G/T are powers of 1024.
+    public static func parseBytes(_ text: String) -> UInt64? {
+        let t = text.trimmingCharacters(in: .whitespaces).uppercased().replacingOccurrences(of: " ", with: "")
+        let k = 1024.0
+        let units: [(String, Double)] = [("TIB", k * k * k * k), ("GIB", k * k * k), ("MIB", k * k), ("KIB", k),
+                                         ("TB", k * k * k * k), ("GB", k * k * k), ("MB", k * k), ("KB", k),
+                                         ("T", k * k * k * k), ("G", k * k * k), ("M", k * k), ("K", k), ("B", 1)]
+        for (u, f) in units where t.hasSuffix(u) {
+            guard let n = Double(t.dropLast(u.count)), n >= 0 else { return nil }
+            return UInt64(n * f)
+        }
+        return UInt64(t)
+    }
+
     static func parseSeconds(_ text: String) -> Double? {
         if let n = Double(text), n >= 0 { return n }
         var total = 0.0, number = ""
@@ -261,7 +275,8 @@ public enum ConfigurationParser {
 
         static let topKeys = ["repository", "password-file", "password", "host", "timezone", "state-dir", "cache-dir", "log-file",
                               "log-format", "log-level", "log-max-bytes", "log-keep", "gc", "docker", "source", "notify", "offsite",
-                              "s3-endpoint", "s3-region", "s3-profile", "s3-credentials-file"]
+                              "s3-endpoint", "s3-region", "s3-profile", "s3-credentials-file",
+                              "wal-spool", "wal-spool-max", "keep-wal"]
 
         mutating func configuration(_ t: TOMLTable) -> Configuration {
             var c = Configuration()
@@ -308,6 +323,13 @@ public enum ConfigurationParser {
             }
             if let n = int(t, "", "log-max-bytes", min: 4096) { c.logMaxBytes = n }
             if let n = int(t, "", "log-keep", min: 0) { c.logKeep = n }
+            c.walSpool = nonEmptyString(t, "", "wal-spool")
+            if let text = string(t, "", "wal-spool-max") {
+                if let n = ConfigurationParser.parseBytes(text) { c.walSpoolMaxBytes = n } else {
+                    fail("wal-spool-max", "wal-spool-max must be a size like \"2GB\" or \"500MB\", not \"\(text)\"")
+                }
+            }
+            c.keepWALSeconds = seconds(t, "", "keep-wal")
             if let g = table(t, "", "gc") {
                 checkKeys(g, "gc", ["every", "max-unused"], what: "[gc]")
                 if let p = period(g, "gc", "every") { c.gc.every = p }
@@ -375,7 +397,7 @@ public enum ConfigurationParser {
         static let sourceKeys: [SourceConfig.Kind: [String]] = [
             .directory: ["paths", "path", "exclude", "one-file-system"],
             .dockerVolume: ["volume", "volumes", "stop-containers", "pause", "exclude"],
-            .postgres: ["dsn", "databases", "format", "row-counts", "physical", "lock-timeout"],
+            .postgres: ["dsn", "databases", "format", "row-counts", "physical", "lock-timeout", "wal-archive", "physical-schedule"],
             .command: ["command", "filename"],
         ]
         static let commonSourceKeys = ["name", "type", "schedule", "keep", "full-every", "check", "before", "after",
@@ -436,6 +458,12 @@ public enum ConfigurationParser {
                 pg.rowCounts = bool(t, base, "row-counts") ?? false
                 pg.physical = bool(t, base, "physical") ?? false
                 if let l = seconds(t, base, "lock-timeout") { pg.lockTimeoutSeconds = l }
+                pg.walArchive = bool(t, base, "wal-archive") ?? false
+                if let text = string(t, base, "physical-schedule") {
+                    do { pg.physicalSchedule = try CronExpression(text) } catch {
+                        fail(join(base, "physical-schedule"), "physical-schedule: \(error)", hint: "a cron expression, e.g. \"30 3 * * 0\" (Sundays 03:30)")
+                    }
+                }
                 s.postgres = pg
             case .command:
                 if let v = t["command"], let text = v.string {

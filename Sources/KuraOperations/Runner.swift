@@ -2,6 +2,7 @@ import Foundation
 import KuraArchiver
 import KuraChecker
 import KuraMaintenance
+import KuraPostgres
 import KuraNotify
 import KuraRepository
 import Logging
@@ -378,7 +379,12 @@ public final class Runner: Sendable {
 
     /// Applies the source's keep policy to its snapshots on this host (one group). Returns (kept, removed).
     func forget(_ source: SourceConfig, policy: RetentionPolicy, repository: Repository) async throws -> (Int, Int) {
-        try await Runner.forget(source, policy: policy, repository: repository, host: host, timeZone: config.timeZone, now: max(now, Date()))
+        let result = try await Runner.forget(source, policy: policy, repository: repository, host: host, timeZone: config.timeZone, now: max(now, Date()))
+        // Archived WAL that no kept base backup needs goes with them (keep-wal widens the window).
+        if source.postgres?.walArchive == true {
+            _ = try await WALInspector(repository: repository).applyRetention(keepWAL: config.keepWALSeconds, now: max(now, Date()))
+        }
+        return result
     }
 
     /// Applies `policy` to the source's snapshots of `host` in `repository` (the repository itself, or an

@@ -124,11 +124,39 @@ struct SourceBackup {
         o.lockTimeoutSeconds = pg.lockTimeoutSeconds
         let logical = try await PostgresBackup(options: o).run(archiver: Archiver(repository: repository, options: options(paths: [])))
         var warnings: [String] = []
-        if pg.physical {
+        // WAL that wal-push left in the spool while the repository was away goes in now, oldest first.
+        if pg.walArchive, let folder = config.walSpool {
+            let repo = repository
+            let archive = WALArchive(spool: WALSpool(folder: folder, maxBytes: config.walSpoolMaxBytes)) { repo }
+            do {
+                let sent = try await archive.flush()
+                if !sent.isEmpty { logger.notice("sent spooled WAL to the repository", metadata: ["files": .stringConvertible(sent.count)]) }
+            } catch { warnings.append("the WAL spool \(folder) could not be drained: \(error)") }
+        }
+        if try await physicalDue(pg) {
             do { _ = try await PhysicalBackup(dsn: dsn).run(archiver: Archiver(repository: repository, options: options(paths: []))) } catch {
                 warnings.append("the physical backup failed: \(error)")
             }
         }
+        // The run report says when point-in-time recovery is broken (a gap in the archived WAL).
+        if pg.walArchive {
+            do {
+                let wal = try await WALInspector(repository: repository).status(now: now)
+                for g in wal.gaps { warnings.append("the archived WAL has a gap of \(g.count) segment(s), \(g.first) … \(g.last): point-in-time recovery cannot cross it; check archive_command and take a base backup") }
+                if let last = wal.lastSegment { logger.info("archived WAL", metadata: ["newest": .string(last), "age-seconds": .stringConvertible(Int(wal.lastArchivedAgeSeconds ?? -1))]) }
+            } catch { warnings.append("cannot read the archived WAL: \(error)") }
+        }
         return Outcome(result: logical.backup, warnings: warnings)
+    }
+
+    /// `physical = true`: a base backup every run. `physical-schedule`: when the schedule has fired
+    /// since this host's newest physical snapshot (or there is none) — e.g. weekly, beside daily dumps.
+    func physicalDue(_ pg: PostgresSettings) async throws -> Bool {
+        if pg.physical { return true }
+        guard let cron = pg.physicalSchedule else { return false }
+        let schedule = Schedule([cron], timeZone: config.timeZone)
+        guard let slot = schedule.previous(atOrBefore: now) else { return false }
+        let newest = try await repository.listSnapshots().filter { $0.source == "postgres-physical" && $0.host == host && $0.tags.contains(source.tag) }.last
+        return newest.map { $0.date < slot } ?? true
     }
 }

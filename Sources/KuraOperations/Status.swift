@@ -1,4 +1,5 @@
 import Foundation
+import KuraPostgres
 import KuraNotify
 import KuraRepository
 
@@ -40,6 +41,8 @@ public struct StatusReport: Sendable, Codable {
         public var lateSince: Date?
         /// Each offsite target of the source: the last copy and how far the target lags.
         public var offsite: [OffsiteStatus] = []
+        /// A postgres source with `wal-archive = true`: the archived WAL (newest segment, its age, gaps).
+        public var wal: WALStatus?
     }
 
     /// How far one offsite target lags behind the repository for one source (from the state file:
@@ -91,6 +94,9 @@ public struct StatusReport: Sendable, Codable {
             if s.lastResult == "failure" { out.append("source \(s.name): the last run failed") }
             for o in s.offsite where o.lastResult == "failure" {
                 out.append("source \(s.name): the last copy to offsite \(o.target) failed" + (o.lastError.map { ": \($0.split(separator: "\n").first ?? "")" } ?? ""))
+            }
+            if let g = s.wal?.gaps.first {
+                out.append("source \(s.name): the archived WAL has a gap (\(g.first) … \(g.last)): point-in-time recovery cannot cross it; take a base backup")
             }
             if s.overdue {
                 out.append("source \(s.name): " + (s.lastSuccess.map { "late: no success since \(Timestamp.format($0))" + (s.lateSince.map { ", late since \(Timestamp.format($0))" } ?? "") + ", longer than its schedule and grace allow" } ?? "never succeeded"))
@@ -181,6 +187,11 @@ extension Runner {
                         lagSeconds: o?.newestCopiedTime.map { now.timeIntervalSince($0) },
                         behind: repository == nil ? nil : OffsiteStep.behind(mine, source: s, host: host, newestID: o?.newestCopied, newest: o?.newestCopiedTime))
                 }))
+        }
+        // Archived WAL, read once (the repository holds one archive) for the sources that archive.
+        if let repository, out.indices.contains(where: { config.sources[$0].postgres?.walArchive == true }) {
+            let wal = try? await WALInspector(repository: repository).status(now: now)
+            for i in out.indices where config.sources[i].postgres?.walArchive == true { out[i].wal = wal }
         }
         return StatusReport(host: host, repository: Resources.repositoryLocation(config, environment), config: config.path,
                             timeZone: config.timeZone.identifier, generatedAt: now,

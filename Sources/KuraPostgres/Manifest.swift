@@ -100,6 +100,18 @@ public struct PhysicalManifest: Codable, Sendable, Equatable {
     public var bytes: UInt64
     public var seconds: Double
     public var dataDirectory: String?
+    /// WAL position no later than the backup's start (`pg_current_wal_lsn()` before pg_basebackup):
+    /// point-in-time recovery from this backup needs the archived WAL from `startWAL` on.
+    public var startLSN: WALPosition?
+    /// WAL position no earlier than the backup's end (`pg_current_wal_lsn()` after pg_basebackup):
+    /// the restored copy is consistent once recovery has replayed to here.
+    public var stopLSN: WALPosition?
+    /// The server's timeline during the backup.
+    public var timeline: UInt32?
+    /// The segment holding `startLSN` (the oldest WAL this backup needs).
+    public var startWAL: String?
+    /// When pg_basebackup finished (RFC 3339): a recovery target must be later than this.
+    public var finished: String?
 
     public static let path = "/postgres-physical/manifest.json"
     public static let tarPath = "/postgres-physical/base.tar"

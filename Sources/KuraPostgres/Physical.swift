@@ -37,18 +37,29 @@ public struct PhysicalBackup: Sendable {
         let dataDirectory = try? control.value("SELECT current_setting('data_directory')")
         let server = PostgresManifest.Server(host: control.host, port: control.port, user: control.user,
                                              version: PostgresVersion.display(serverVersion), versionNumber: serverVersion)
+        // WAL bounds for point-in-time recovery: the position before the backup starts is at or before its
+        // checkpoint's redo point, and the position after it ends is at or after its end point.
+        let before = try Self.walPosition(control)
         var argv = [try tools.path("pg_basebackup"), "--pgdata=-", "--format=tar", "--wal-method=fetch", "--no-password"]
         if fastCheckpoint { argv.append("--checkpoint=fast") }
         argv += ["-d", dsn.childConninfo]
         let started = Date()
-        let base = PhysicalManifest(created: Timestamp.format(started), server: server, pgBasebackup: version.text,
+        var base = PhysicalManifest(created: Timestamp.format(started), server: server, pgBasebackup: version.text,
                                     path: PhysicalManifest.tarPath, bytes: 0, seconds: 0, dataDirectory: dataDirectory ?? nil)
+        base.startLSN = before.position
+        base.timeline = before.timeline
+        base.startWAL = WALSegment(timeline: before.timeline, position: before.position).name
+        let start = base
         let box = PhysicalBox()
         let entries = [
             StreamEntry(path: ["postgres-physical", "base.tar"], content: .command(argv, environment: dsn.childEnvironment)),
             StreamEntry(path: ["postgres-physical", "manifest.json"], content: .deferred({ earlier in
-                var m = base
+                var m = start
                 if let o = earlier.first { m.bytes = o.bytes; m.seconds = o.seconds }
+                // The tar has ended: pg_basebackup has stopped the backup.
+                let after = try Self.walPosition(control)
+                m.stopLSN = after.position
+                m.finished = Timestamp.format(Date())
                 box.set(m)
                 return try ManifestCoding.encode(m)
             })),
@@ -56,6 +67,20 @@ public struct PhysicalBackup: Sendable {
         let (result, _) = try await archiver.runStreams(entries, source: "postgres-physical")
         guard let m = box.get() else { throw KuraError(.fatal, "internal error: the manifest was not written") }
         return (result, m)
+    }
+}
+
+extension PhysicalBackup {
+    /// The current WAL insert position and timeline (on a standby: the last replayed position).
+    static func walPosition(_ c: PostgresConnection) throws -> (position: WALPosition, timeline: UInt32) {
+        let row = try c.query("""
+            SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END::text,
+                   (SELECT timeline_id FROM pg_control_checkpoint())::text
+            """).first
+        guard let text = row?[0] ?? nil, let p = WALPosition(text), let t = (row?[1] ?? nil).flatMap({ UInt32($0) }) else {
+            throw KuraError(.fatal, "the server did not report its WAL position")
+        }
+        return (p, t)
     }
 }
 

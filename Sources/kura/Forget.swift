@@ -1,4 +1,6 @@
 import ArgumentParser
+import KuraOperations
+import KuraPostgres
 import Foundation
 import KuraMaintenance
 import KuraRepository
@@ -29,11 +31,16 @@ struct Forget: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Only snapshots of this host.", valueName: "name")) var host: String?
     @Flag(name: .long, help: "Show what would be removed, change nothing.") var dryRun = false
     @Flag(name: .long, help: "Run gc right after (frees the space).") var gc = false
+    @Option(name: .long, help: ArgumentHelp("Archived PostgreSQL WAL: keep what point-in-time recovery to any moment of this window needs (e.g. 14d); default: what the oldest kept physical base backup needs.", valueName: "duration")) var keepWal: String?
     @Option(name: .long, help: ArgumentHelp("For --gc: unused space allowed to remain.", valueName: "P%")) var maxUnused = "5%"
 
     func run() async throws {
         try await runReportingErrors(json: global.json) {
             if gc { _ = try GC.parsePercent(maxUnused) }  // a usage error (exit 64) before asking for a password
+            let walWindow = try keepWal.map { text -> Double in
+                guard let s = ConfigurationParser.seconds(text) else { throw KuraError(.usage, "--keep-wal \(text): not a duration", hint: "e.g. 14d, 36h") }
+                return s
+            }
             let repo = try await global.openRepository()
             var groups: [ForgetGroup] = []
             do {
@@ -56,11 +63,13 @@ struct Forget: AsyncParsableCommand {
                                                                        host: host, dryRun: dryRun)
                 }
             }
+            // WAL retention: what no kept base backup needs (WAL objects are not packs: gc never frees them).
+            let walRemoved = try await WALInspector(repository: repo).applyRetention(keepWAL: walWindow, dryRun: dryRun)
             var gcReport: GCReport?
             if gc, !dryRun { gcReport = try await GC.collect(repo, maxUnused: maxUnused, dryRun: false, global: global) }
             if global.json {
-                struct Out: Encodable { var groups: [ForgetGroup]; var dryRun: Bool; var gc: GCReport? }
-                try Terminal.json(Out(groups: groups, dryRun: dryRun, gc: gcReport))
+                struct Out: Encodable { var groups: [ForgetGroup]; var dryRun: Bool; var gc: GCReport?; var walRemoved: [String] }
+                try Terminal.json(Out(groups: groups, dryRun: dryRun, gc: gcReport, walRemoved: walRemoved))
                 return 0
             }
             if !global.quiet {
@@ -71,6 +80,7 @@ struct Forget: AsyncParsableCommand {
                 }
                 let removed = groups.reduce(0) { $0 + $1.remove.count }
                 print("\(dryRun ? "would remove" : "removed") \(removed) snapshots\(gc || dryRun ? "" : "; run `kura gc` to free their data")")
+                if !walRemoved.isEmpty { print("\(dryRun ? "would remove" : "removed") \(walRemoved.count) archived WAL file(s) that no kept base backup needs (\(walRemoved.first!) … \(walRemoved.last!))") }
                 if let gcReport { GC.print(gcReport, global: global) }
             }
             return 0
