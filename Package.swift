@@ -80,7 +80,7 @@ let package = Package(
             "CCurl", "KuraCurl", "KuraCore", "KuraProcess", .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "KuraOperations", dependencies: ["KuraCore", "KuraCurl", "KuraPostgres",
-            "KuraRepository", "KuraArchiver", "KuraChecker", "KuraMaintenance", "KuraNotify", "KuraCompression", "KuraTar",
+            "KuraRepository", "KuraArchiver", "KuraChecker", "KuraMaintenance", "KuraNotify", "KuraCompression", "KuraTar", "KuraRestorer",
             "KuraStore", "KuraCrypto", "KuraProcess", "KuraCopier",
             .product(name: "TOMLKit", package: "TOMLKit"), .product(name: "Logging", package: "swift-log"),
         ]),

@@ -1,9 +1,9 @@
 import Foundation
 
 /// How numbers, sizes, durations and times read in reports.
-enum ReportFormat {
+public enum ReportFormat {
     /// "1.21 GiB", "512 B" (binary units, as `kura stats` shows them).
-    static func bytes(_ n: UInt64) -> String {
+    public static func bytes(_ n: UInt64) -> String {
         let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
         var v = Double(n), u = 0
         while v >= 1024, u < units.count - 1 { v /= 1024; u += 1 }

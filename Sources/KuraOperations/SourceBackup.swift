@@ -13,6 +13,8 @@ struct SourceBackup {
     let full: Bool
     let now: Date
     let logger: Logger
+    /// Tags added to the source's own (the restore wizard's `before-restore`).
+    var extraTags: [String] = []
 
     struct Outcome {
         var result: BackupResult
@@ -21,7 +23,7 @@ struct SourceBackup {
 
     func options(paths: [String]) -> BackupOptions {
         var o = BackupOptions(paths: paths)
-        o.tags = [source.tag] + source.tags + (full ? ["full"] : [])
+        o.tags = [source.tag] + source.tags + (full ? ["full"] : []) + extraTags
         o.host = host
         o.forceReread = full
         o.excludes = source.exclude

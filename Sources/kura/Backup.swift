@@ -35,6 +35,8 @@ struct Backup: AsyncParsableCommand {
     var forceReread = false
     @Option(name: .long, help: ArgumentHelp("Compare with this snapshot instead of the newest one of this host with the same paths.", valueName: "snapshot"))
     var parent: String?
+    @Option(name: .long, help: ArgumentHelp("Record this snapshot time instead of now (RFC 3339, e.g. 2026-11-27T02:00:00Z): for importing old copies and for tests of time-based restores and retention.", valueName: "time"))
+    var time: String?
     @Option(name: .long, help: ArgumentHelp("Store the command's output under this file name.", valueName: "name")) var stdinFilename: String?
     @Flag(name: .long, help: "Run the command after -- and store its standard output (needs --stdin-filename).")
     var stdinFromCommand = false
@@ -43,8 +45,13 @@ struct Backup: AsyncParsableCommand {
     func run() async throws {
         try await runReportingErrors(json: global.json) {
             try PathMatcher.validate(exclude, option: "--exclude")  // exit 64 before asking for a password
+            let when = try time.map { t -> Date in
+                guard let d = Timestamp.parse(t) else { throw KuraError(.usage, "--time \(t) is not an RFC 3339 time", hint: "for example 2026-11-27T02:00:00Z or 2026-11-27T03:00:00+01:00") }
+                return d
+            }
             let repo = try await global.openRepository()
             var options = BackupOptions(paths: paths)
+            options.time = when
             options.tags = tag
             options.host = host
             options.excludes = exclude

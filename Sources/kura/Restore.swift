@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import KuraFileSystem
+import KuraOperations
 import KuraRepository
 import KuraRestorer
 
@@ -16,16 +17,34 @@ struct Restore: AsyncParsableCommand {
 
         Restored: file contents (holes stay holes), folders, symlinks, hard links, FIFOs, device nodes, mode bits, owner (by name if it exists here, else by number; as root), mtime with nanoseconds, extended attributes and ACLs.
 
+        With no arguments on a terminal (or with --interactive) kura asks instead: what broke (a database, files or a Docker volume, everything), back to when (the source's snapshots, newest first, with size, full or incremental, the last check and a verified-restore mark), what exactly (whole or some tables/paths from a filterable list), and where (a new database or folder, the default, or in place). It then shows a summary with the equivalent command and asks for confirmation; in place it asks you to type the source name, first saves a safety snapshot (tagged before-restore) of what is there now and prints how to undo, and stops and restarts the containers that use a Docker volume. Sources come from kura.toml (--config, $KURA_CONFIG, /etc/kura/kura.toml), or from the repository's snapshots when there is none. Keyboard only, plain text (80x24 over SSH is enough); q cancels before anything changes (exit 130). See docs/restore-wizard.md. The equivalent commands:
+          kura restore SNAP --target DIR [--include PATH ...]          files into a new folder
+          kura restore SNAP --target / [--include PATH ...]            files in place
+          kura restore-db SNAP:DB --into NEW --create [--table T ...]  a database into a new one
+          kura restore-db SNAP:DB --into DB --clean --create           a database in place
+
         Whatever is in the way under DIR is replaced by the snapshot's entry: a file, a symlink (the link itself, never what it points to) or a folder with all its contents (removed with *at calls that never follow a symlink and never cross into another mounted filesystem). Files are written as unnamed files (O_TMPFILE; a temporary name where the file system has none) and renamed into place when complete, so a file that cannot be restored (damaged data) is reported as an error and leaves no partial copy, and a restore killed midway (kill -9, power loss) leaves no temporary files behind.
         """)
 
     @OptionGroup var global: GlobalOptions
-    @Argument(help: "SNAPSHOT[:PATH]") var source: String
-    @Option(name: [.customShort("t"), .long], help: ArgumentHelp("Folder to restore into.", valueName: "dir")) var target: String
+    @OptionGroup var configOptions: ConfigOptions
+    @Argument(help: "SNAPSHOT[:PATH] (leave out on a terminal for the interactive restore)") var source: String?
+    @Option(name: [.customShort("t"), .long], help: ArgumentHelp("Folder to restore into.", valueName: "dir")) var target: String?
+    @Flag(name: .long, help: "Ask what to restore, from when, what exactly and where (the default with no arguments on a terminal).") var interactive = false
     @Option(name: [.customShort("i"), .long], help: ArgumentHelp("Restore only entries matching this pattern (repeatable; see docs/patterns.md).", valueName: "pattern"))
     var include: [String] = []
 
+    func validate() throws {
+        if interactive || (source == nil && target == nil && isatty(0) == 1) { return }
+        guard source != nil else { throw ValidationError("Missing expected argument '<source>' (on a terminal, `kura restore` alone asks interactively)") }
+        guard target != nil else { throw ValidationError("Missing expected argument '--target <dir>'") }
+    }
+
     func run() async throws {
+        guard let source, let target, !interactive else {
+            try await runReportingErrors(json: global.json) { try await RestoreInteractive(global: global, options: configOptions).run() }
+            return
+        }
         try await runReportingErrors(json: global.json) {
             try PathMatcher.validate(include, option: "--include")  // exit 64 before asking for a password
             let repo = try await global.openRepository()
