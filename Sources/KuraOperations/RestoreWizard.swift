@@ -66,7 +66,8 @@ public struct RestoreWizard: Sendable {
         guard !all.isEmpty else {
             throw KuraError(.notFound, "the repository has no snapshot to restore", hint: "`kura snapshots` lists them; `kura run` or `kura backup` makes them")
         }
-        io.line("kura restore: answer with a number (Enter takes the one in brackets); q cancels. Nothing changes before the last question.")
+        io.line("kura restore: answer with a number; Enter takes the one in brackets; q cancels.")
+        io.line("Nothing changes before the last question.")
         io.line()
         let broke = try io.choose("1. What broke?", ["a database", "files or a Docker volume", "everything"])
         let kinds: [WizardSource.Kind?] = [.database, .files, nil]
@@ -104,7 +105,7 @@ public struct RestoreWizard: Sendable {
         // 2. To when.
         io.line()
         let rows = list.map { row($0, source: source) }
-        let s = list[try io.choose("2. Back to when? Snapshots of \(source.name), newest first:", rows)]
+        let s = list[try io.choose("2. Back to when? Snapshots, newest first:", rows)]
         var plan = RestorePlan(source: source, snapshot: s, destination: .folder(""), repository: repositoryArgument)
         let stamp = stampFormatter.string(from: s.date)
         io.line()
@@ -140,8 +141,7 @@ public struct RestoreWizard: Sendable {
                 plan.destination = .filesInPlace
             } else {
                 let base = FileManager.default.currentDirectoryPath
-                let name = source.name.map { $0.isLetter || $0.isNumber ? $0 : "-" }
-                plan.destination = .folder(try io.ask("folder to restore into", default: "\(base)/kura-restore-\(String(name))-\(stamp)"))
+                plan.destination = .folder(try io.ask("folder to restore into", default: "\(base)/kura-restore-\(stamp)"))
             }
         }
         try confirm(plan)

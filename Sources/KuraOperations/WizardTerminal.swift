@@ -64,7 +64,7 @@ extension WizardTerminal {
             }
             if matches.count > page { line("     … \(matches.count - page) more: type part of a name to narrow the list") }
             line("Picked: \(picked.isEmpty ? "none" : picked.joined(separator: ", ").prefix(66) + (picked.joined(separator: ", ").count > 66 ? "…" : ""))")
-            let answer = try ask("numbers to pick/unpick, text to filter, empty when done", default: "")
+            let answer = try ask("numbers to pick/unpick, text to filter, empty when done")
             if answer.isEmpty {
                 if picked.isEmpty { line("  pick at least one (q cancels)"); continue }
                 return picked
