@@ -1,0 +1,72 @@
+import Foundation
+import KuraArchiver
+import KuraOperations
+import KuraRepository
+import Testing
+
+/// The wizard's questions driven through a scripted ``WizardTerminal`` (no terminal), and its plans
+/// carried out by ``RestoreExecutor``: "everything" walks every configured source; a wrong typed
+/// confirmation cancels before anything is written.
+@Suite struct RestoreWizardFlowTests {
+    func setUp(_ s: OpsSandbox) async throws -> (Configuration, Repository) {
+        try await s.initRepository()
+        for name in ["web", "media"] {
+            try FileManager.default.createDirectory(atPath: s.path("src/\(name)"), withIntermediateDirectories: true)
+            try Data("\(name) v1\n".utf8).write(to: URL(fileURLWithPath: s.path("src/\(name)/file.txt")))
+        }
+        let config = try ConfigurationParser.parse(s.header + """
+            [[source]]
+            name = "web"
+            type = "directory"
+            paths = ["\(s.path("src/web"))"]
+
+            [[source]]
+            name = "media"
+            type = "directory"
+            paths = ["\(s.path("src/media"))"]
+            """)
+        let repo = try await s.openRepository()
+        for source in config.sources {
+            var o = BackupOptions(paths: source.paths)
+            o.tags = [source.tag]
+            _ = try await Archiver(repository: repo, options: o).run()
+        }
+        return (config, repo)
+    }
+
+    @Test func everythingAsksPerSourceAndRestoresEachIntoANewFolder() async throws {
+        let s = try OpsSandbox()
+        let (config, repo) = try await setUp(s)
+        let io = ScriptedTerminal(answers: ["3", "", "1", "1", s.path("out/web"), "y", "", "1", "1", s.path("out/media"), "y"])
+        let wizard = RestoreWizard(repository: repo, configuration: config, state: RunState(), io: io, host: "h")
+        let plans = try await wizard.ask()
+        #expect(plans.map(\.source.name) == ["web", "media"], "\(io.transcript)")
+        #expect(plans[0].command == "kura restore \(plans[0].snapshot.id!.short) --target \(s.path("out/web"))")
+        #expect(io.transcript.contains("== media =="))
+        let executor = RestoreExecutor(repository: repo, configuration: config, host: "h")
+        for plan in plans {
+            let outcome = try await executor.run(plan) { _ in }
+            #expect(outcome.errors.isEmpty && outcome.safetySnapshot == nil)
+        }
+        for name in ["web", "media"] {
+            let restored = s.path("out/\(name)") + s.path("src/\(name)/file.txt")
+            #expect(try String(contentsOfFile: restored, encoding: .utf8) == "\(name) v1\n")
+        }
+    }
+
+    @Test func aWrongConfirmationOrQuitChangesNothing() async throws {
+        let s = try OpsSandbox()
+        let (config, repo) = try await setUp(s)
+        try Data("web today\n".utf8).write(to: URL(fileURLWithPath: s.path("src/web/file.txt")))
+        for answers in [["2", "1", "", "1", "2", "Web"], ["2", "q"], ["2", "1"]] {  // wrong name, quit, end of input
+            let io = ScriptedTerminal(answers: answers)
+            let wizard = RestoreWizard(repository: repo, configuration: config, state: RunState(), io: io, host: "h")
+            do {
+                _ = try await wizard.ask()
+                Issue.record("\(answers) was not cancelled")
+            } catch let e as KuraError { #expect(e.code == .interrupted, "\(e)") }
+        }
+        #expect(try String(contentsOfFile: s.path("src/web/file.txt"), encoding: .utf8) == "web today\n")
+        #expect(try await repo.listSnapshots().filter { $0.tags.contains(RestorePlan.safetyTag) }.isEmpty)
+    }
+}
