@@ -56,24 +56,49 @@ public struct RestorePlan: Sendable {
     public var inPlace: Bool { destination == .filesInPlace || destination == .databaseInPlace }
     var id: String { snapshot.id?.short ?? "latest" }
 
-    /// The restore itself as `kura` arguments (the same library call the command makes).
-    public var arguments: [String] {
-        var a: [String]
-        switch destination {
-        case .folder(let dir): a = ["restore", id, "--target", dir] + includes.flatMap { ["--include", $0] }
-        case .filesInPlace: a = ["restore", id, "--target", "/"] + includes.flatMap { ["--include", $0] }
-        case .newDatabase(let name):
-            a = ["restore-db", id + (database.map { ":" + $0 } ?? ""), "--into", name, "--create"] + tables.flatMap { ["--table", $0] }
-        case .databaseInPlace:
-            a = ["restore-db", id + (database.map { ":" + $0 } ?? ""), "--into", database ?? "", "--clean"]
-                + (tables.isEmpty ? ["--create"] : tables.flatMap { ["--table", $0] })
-        }
-        if let repository { a += ["--repo", repository] }
-        return a
+    /// In place: each backed-up path and the folder it is restored into (a folder into itself, a
+    /// file into its parent), filled by ``placements(of:repository:)``.
+    public var placements: [Placement] = []
+    public struct Placement: Sendable, Equatable {
+        public var path: String
+        public var target: String
     }
 
-    /// The equivalent non-interactive command line, shell-quoted.
-    public var command: String { "kura " + arguments.map(RestorePlan.quote).joined(separator: " ") }
+    /// Where each of the snapshot's paths goes back to: a folder restores into itself, a file into
+    /// its folder. (Restoring the whole snapshot into `/` would also rewrite the metadata of every
+    /// folder above the backed-up paths.)
+    public static func placements(of snapshot: Snapshot, repository: Repository) async throws -> [Placement] {
+        let browser = SnapshotBrowser(repository: repository, snapshot: snapshot)
+        var out: [Placement] = []
+        for p in snapshot.paths {
+            let entry = try await browser.entry(at: Array(p.utf8))
+            out.append(Placement(path: p, target: entry.isDirectory ? p : (p as NSString).deletingLastPathComponent))
+        }
+        return out
+    }
+
+    /// The restore itself as `kura` argument lists, one per command (the same library calls the
+    /// commands make); in place, one `restore SNAP:PATH --target PATH` per backed-up path.
+    public var argumentLists: [[String]] {
+        var lists: [[String]]
+        switch destination {
+        case .folder(let dir): lists = [["restore", id, "--target", dir] + includes.flatMap { ["--include", $0] }]
+        case .filesInPlace:
+            lists = placements.map { ["restore", "\(id):\($0.path)", "--target", $0.target] + includes.flatMap { ["--include", $0] } }
+        case .newDatabase(let name):
+            lists = [["restore-db", id + (database.map { ":" + $0 } ?? ""), "--into", name, "--create"] + tables.flatMap { ["--table", $0] }]
+        case .databaseInPlace:
+            lists = [["restore-db", id + (database.map { ":" + $0 } ?? ""), "--into", database ?? "", "--clean"]
+                + (tables.isEmpty ? ["--create"] : tables.flatMap { ["--table", $0] })]
+        }
+        if let repository { lists = lists.map { $0 + ["--repo", repository] } }
+        return lists
+    }
+
+    /// The equivalent non-interactive command line(s), shell-quoted, joined by `&&`.
+    public var command: String {
+        argumentLists.map { "kura " + $0.map(RestorePlan.quote).joined(separator: " ") }.joined(separator: " && ")
+    }
 
     /// The safety snapshot's tags: the source's own (so it is listed with the source) and a marker.
     public static let safetyTag = "before-restore"
@@ -136,6 +161,7 @@ public struct RestoreExecutor: Sendable {
             undo.snapshot = safety
             undo.includes = []
             undo.tables = plan.tables
+            if plan.destination == .filesInPlace { undo.placements = (try? await RestorePlan.placements(of: safety, repository: repository)) ?? [] }
             outcome.undoHint = "to undo, restore the safety snapshot \(id): \(undo.command)"
         }
         return outcome
@@ -143,21 +169,25 @@ public struct RestoreExecutor: Sendable {
 
     func restore(_ plan: RestorePlan, progress: @escaping @Sendable (String) -> Void) async throws -> RestoreOutcome {
         switch plan.destination {
-        case .folder, .filesInPlace:
-            let target: String
-            if case .folder(let dir) = plan.destination { target = dir } else { target = "/" }
-            try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
-            var options = RestoreOptions(target: target)
-            options.includes = plan.includes
-            let browser = SnapshotBrowser(repository: repository, snapshot: plan.snapshot)
-            let entry = try await browser.entry(at: [47])
-            let r = try await Restorer(repository: repository, options: options) { r in
-                progress("\(r.files) files, \(r.bytes) bytes restored")
-            }.restore(browser, entry: entry)
-            let paths = plan.snapshot.paths.map { target == "/" ? $0 : (target as NSString).appendingPathComponent($0) }
-            return RestoreOutcome(summary: "restored \(r.files) files, \(r.directories) folders, \(r.bytes) bytes from snapshot \(plan.id) into \(target)",
-                                  seconds: 0, checkHint: "look at \(paths.joined(separator: ", ")); compare with `kura diff` or `kura ls \(plan.id)`",
+        case .folder(let dir):
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            let r = try await restoreFiles(plan, from: "/", into: dir, progress: progress)
+            let paths = plan.snapshot.paths.map { (dir as NSString).appendingPathComponent($0) }
+            return RestoreOutcome(summary: "restored \(r.files) files, \(r.directories) folders, \(r.bytes) bytes from snapshot \(plan.id) into \(dir)",
+                                  seconds: 0, checkHint: "look at \(paths.joined(separator: ", ")); list the snapshot with `kura ls \(plan.id)`",
                                   errors: r.errors, warnings: r.warnings)
+        case .filesInPlace:
+            var total = (files: 0, directories: 0, bytes: UInt64(0), errors: [String](), warnings: [String]())
+            let placements = plan.placements.isEmpty ? try await RestorePlan.placements(of: plan.snapshot, repository: repository) : plan.placements
+            for p in placements {
+                let r = try await restoreFiles(plan, from: p.path, into: p.target, progress: progress)
+                total.files += r.files; total.directories += r.directories; total.bytes += r.bytes
+                total.errors += r.errors; total.warnings += r.warnings
+            }
+            let paths = placements.map(\.path).joined(separator: ", ")
+            return RestoreOutcome(summary: "restored \(total.files) files, \(total.directories) folders, \(total.bytes) bytes from snapshot \(plan.id) back into \(paths)",
+                                  seconds: 0, checkHint: "look at \(paths); `kura diff \(plan.id) latest` after the next backup shows what differs",
+                                  errors: total.errors, warnings: total.warnings)
         case .newDatabase, .databaseInPlace:
             var options: DatabaseRestoreOptions
             if case .newDatabase(let name) = plan.destination {
@@ -176,6 +206,17 @@ public struct RestoreExecutor: Sendable {
             return RestoreOutcome(summary: "restored \(what) from snapshot \(plan.id) into '\(r.into)' on \(r.server): \(r.bytes) bytes (\(r.format))",
                                   seconds: r.seconds, checkHint: "psql -d \(r.into) -c '\\dt+'  (row counts: kura verify-restore \(plan.id))", warnings: r.warnings)
         }
+    }
+
+    /// `kura restore SNAP:PATH --target DIR --include …`, through the same calls.
+    func restoreFiles(_ plan: RestorePlan, from path: String, into target: String, progress: @escaping @Sendable (String) -> Void) async throws -> RestoreResult {
+        var options = RestoreOptions(target: target)
+        options.includes = plan.includes
+        let browser = SnapshotBrowser(repository: repository, snapshot: plan.snapshot)
+        let entry = try await browser.entry(at: Array(path.utf8))
+        return try await Restorer(repository: repository, options: options) { r in
+            progress("\(r.files) files, \(r.bytes) bytes restored")
+        }.restore(browser, entry: entry)
     }
 
     /// Saves what is there now, tagged `before-restore`, so the restore itself can be undone.

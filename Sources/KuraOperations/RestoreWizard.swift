@@ -139,6 +139,7 @@ public struct RestoreWizard: Sendable {
             if canInPlace { places.append("in place, where it was backed up from (a safety snapshot is taken first)") }
             if try io.choose("4. Where to?", places) == 1 {
                 plan.destination = .filesInPlace
+                plan.placements = try await RestorePlan.placements(of: s, repository: repository)
             } else {
                 let base = FileManager.default.currentDirectoryPath
                 plan.destination = .folder(try io.ask("folder to restore into", default: "\(base)/kura-restore-\(stamp)"))

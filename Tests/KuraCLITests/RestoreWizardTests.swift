@@ -107,7 +107,7 @@ import Testing
             try t.expect("in place, where it was backed up from"); try t.expect("choose 1-2 [1]: "); t.send("2")
             let summary = try t.expect("Type the source name (app)")
             #expect(summary.contains("IN PLACE"), "\(summary)")
-            #expect(summary.contains("--target /"), "\(summary)")
+            #expect(summary.contains(":\(data) --target \(data)"), "\(summary)")
             t.send("app")
             let end = try t.expect("to undo")
             #expect(end.contains("safety snapshot"), "\(end)")
