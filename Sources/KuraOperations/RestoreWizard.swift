@@ -105,7 +105,9 @@ public struct RestoreWizard: Sendable {
         // 2. To when.
         io.line()
         let rows = list.map { row($0, source: source) }
-        let s = list[try io.choose("2. Back to when? Snapshots, newest first:", rows)]
+        // The default is the newest snapshot that is not an earlier restore's safety snapshot.
+        let newest = list.firstIndex { !$0.tags.contains(RestorePlan.safetyTag) } ?? 0
+        let s = list[try io.choose("2. Back to when? Snapshots, newest first:", rows, default: newest)]
         var plan = RestorePlan(source: source, snapshot: s, destination: .folder(""), repository: repositoryArgument)
         let stamp = stampFormatter.string(from: s.date)
         io.line()

@@ -19,7 +19,7 @@ struct Restore: AsyncParsableCommand {
 
         With no arguments on a terminal (or with --interactive) kura asks instead: what broke (a database, files or a Docker volume, everything), back to when (the source's snapshots, newest first, with size, full or incremental, the last check and a verified-restore mark), what exactly (whole or some tables/paths from a filterable list), and where (a new database or folder, the default, or in place). It then shows a summary with the equivalent command and asks for confirmation; in place it asks you to type the source name, first saves a safety snapshot (tagged before-restore) of what is there now and prints how to undo, and stops and restarts the containers that use a Docker volume. Sources come from kura.toml (--config, $KURA_CONFIG, /etc/kura/kura.toml), or from the repository's snapshots when there is none. Keyboard only, plain text (80x24 over SSH is enough); q cancels before anything changes (exit 130). See docs/restore-wizard.md. The equivalent commands:
           kura restore SNAP --target DIR [--include PATH ...]          files into a new folder
-          kura restore SNAP --target / [--include PATH ...]            files in place
+          kura restore SNAP:PATH --target PATH [--include ...]         files in place (per path)
           kura restore-db SNAP:DB --into NEW --create [--table T ...]  a database into a new one
           kura restore-db SNAP:DB --into DB --clean --create           a database in place
 

@@ -38,11 +38,20 @@ import Testing
         let s = try OpsSandbox()
         let (config, repo) = try await setUp(s)
         let io = ScriptedTerminal(answers: ["3", "", "1", "1", s.path("out/web"), "y", "", "1", "1", s.path("out/media"), "y"])
-        let wizard = RestoreWizard(repository: repo, configuration: config, state: RunState(), io: io, host: "h")
+        // The state file's last check and verified restore mark the snapshot lines.
+        let web = try #require(try await repo.listSnapshots().first { $0.tags.contains("source:web") })
+        var state = RunState()
+        state.sources["web"] = RunState.SourceState()
+        state.sources["web"]!.lastCheck = Date()
+        state.sources["web"]!.lastCheckResult = "ok (1 snapshots, 1 packs)"
+        state.sources["web"]!.lastVerifyRestore = Date()
+        state.sources["web"]!.lastVerifyRestoreResult = "ok (1 files, 7 bytes read back from snapshot \(web.id!.hex.prefix(8)))"
+        let wizard = RestoreWizard(repository: repo, configuration: config, state: state, io: io, host: "h")
         let plans = try await wizard.ask()
         #expect(plans.map(\.source.name) == ["web", "media"], "\(io.transcript)")
         #expect(plans[0].command == "kura restore \(plans[0].snapshot.id!.short) --target \(s.path("out/web"))")
         #expect(io.transcript.contains("== media =="))
+        #expect(io.transcript.contains("\(web.id!.short)  7 B        full  checked ok, verified restore"), "\(io.transcript)")
         let executor = RestoreExecutor(repository: repo, configuration: config, host: "h")
         for plan in plans {
             let outcome = try await executor.run(plan) { _ in }
