@@ -78,4 +78,41 @@ import Testing
         #expect(try String(contentsOfFile: s.path("src/web/file.txt"), encoding: .utf8) == "web today\n")
         #expect(try await repo.listSnapshots().filter { $0.tags.contains(RestorePlan.safetyTag) }.isEmpty)
     }
+
+    /// In place over a Docker volume: the safety snapshot first, the containers that use the volume
+    /// stopped for the restore and started again, the volume's files back as they were.
+    @Test func dockerVolumeInPlaceStopsAndRestartsItsContainers() async throws {
+        let s = try OpsSandbox()
+        try await s.initRepository()
+        try s.write("volumes/media/photo.jpg", "jpeg v1")
+        let docker = try FakeDocker(path: s.path("docker.sock"), mountpoints: ["media": s.path("volumes/media")])
+        defer { docker.stop() }
+        let config = try s.writeConfig(s.header + """
+        [docker]
+        socket = "\(s.path("docker.sock"))"
+        stop-timeout = 5
+
+        [[source]]
+        name = "media"
+        type = "docker-volume"
+        volume = "media"
+        """)
+        let run = try await Runner(config: config, environment: s.environment, logger: quietLogger).run(RunRequest())
+        #expect(run.results.first?.report.success == true)
+        try s.write("volumes/media/photo.jpg", "damaged")
+        let repo = try await s.openRepository()
+        let io = ScriptedTerminal(answers: ["2", "", "", "1", "2", "media"])
+        let plans = try await RestoreWizard(repository: repo, configuration: config, state: RunState(), io: io, host: "h").ask()
+        #expect(io.transcript.contains("the containers using the volume are stopped"), "\(io.transcript)")
+        let before = docker.requests.count
+        let outcome = try await RestoreExecutor(repository: repo, configuration: config, host: "h").run(try #require(plans.first)) { _ in }
+        #expect(outcome.errors.isEmpty && outcome.warnings.isEmpty, "\(outcome)")
+        let posts = docker.requests.dropFirst(before).filter { $0.hasPrefix("POST") }
+        #expect(posts == ["POST /containers/abc123def456/stop", "POST /containers/fff999/stop",
+                          "POST /containers/fff999/start", "POST /containers/abc123def456/start"], "\(posts)")
+        #expect(try String(contentsOfFile: s.path("volumes/media/photo.jpg"), encoding: .utf8) == "jpeg v1")
+        let safety = try #require(try await repo.listSnapshots().first { $0.tags.contains(RestorePlan.safetyTag) })
+        #expect(safety.tags.contains("source:media") && outcome.safetySnapshot == safety.id?.short)
+        #expect(outcome.undoHint?.contains("kura restore \(safety.id!.short):\(s.path("volumes/media")) --target \(s.path("volumes/media"))") == true, "\(outcome.undoHint ?? "")")
+    }
 }
