@@ -35,7 +35,10 @@ struct Restore: AsyncParsableCommand {
     var include: [String] = []
 
     func validate() throws {
-        if interactive || (source == nil && target == nil && isatty(0) == 1) { return }
+        if interactive || (source == nil && target == nil && isatty(0) == 1) {
+            if global.json { throw ValidationError("--json needs SNAPSHOT and --target: the interactive restore talks plain text") }
+            return
+        }
         guard source != nil else { throw ValidationError("Missing expected argument '<source>' (on a terminal, `kura restore` alone asks interactively)") }
         guard target != nil else { throw ValidationError("Missing expected argument '--target <dir>'") }
     }
