@@ -79,6 +79,34 @@ import Testing
         #expect(try await repo.listSnapshots().filter { $0.tags.contains(RestorePlan.safetyTag) }.isEmpty)
     }
 
+    /// Without a configuration: sources from the snapshots' tags; some paths picked from the
+    /// filtered list; in place, the safety snapshot is a plain backup of the paths.
+    @Test func withoutConfigurationPickSomePathsInPlace() async throws {
+        let s = try OpsSandbox()
+        let (_, repo) = try await setUp(s)
+        let web = s.path("src/web")
+        try Data("other v2\n".utf8).write(to: URL(fileURLWithPath: web + "/other.txt"))
+        // other.txt only exists in a newer snapshot of web.
+        var o = BackupOptions(paths: [web]); o.tags = ["source:web"]
+        _ = try await Archiver(repository: repo, options: o).run()
+        try Data("damaged\n".utf8).write(to: URL(fileURLWithPath: web + "/file.txt"))
+        try Data("damaged\n".utf8).write(to: URL(fileURLWithPath: web + "/other.txt"))
+        #expect(RestoreWizard.sources(configuration: nil, snapshots: try await repo.listSnapshots()).map(\.name).sorted() == ["media", "web"])
+        // files → web (sorted newest first: web is the newest) → newest snapshot → some → filter → pick → done → in place → confirm
+        let io = ScriptedTerminal(answers: ["2", "1", "", "2", "other", "1", "", "2", "web"])
+        let plans = try await RestoreWizard(repository: repo, configuration: nil, state: RunState(), io: io, host: "h").ask()
+        let plan = try #require(plans.first)
+        #expect(plan.source.name == "web" && plan.includes == [web + "/other.txt"], "\(io.transcript)")
+        #expect(io.transcript.contains("1 of 3 paths contain 'other'"), "\(io.transcript)")
+        #expect(plan.command.contains(":\(web) --target \(web) --include \(web)/other.txt"), "\(plan.command)")
+        let outcome = try await RestoreExecutor(repository: repo, configuration: nil, host: "h").run(plan) { _ in }
+        #expect(outcome.errors.isEmpty)
+        #expect(try String(contentsOfFile: web + "/other.txt", encoding: .utf8) == "other v2\n")
+        #expect(try String(contentsOfFile: web + "/file.txt", encoding: .utf8) == "damaged\n", "only the picked path")
+        let safety = try #require(try await repo.listSnapshots().first { $0.tags.contains(RestorePlan.safetyTag) })
+        #expect(safety.tags.contains("source:web") && safety.paths == [web])
+    }
+
     /// In place over a Docker volume: the safety snapshot first, the containers that use the volume
     /// stopped for the restore and started again, the volume's files back as they were.
     @Test func dockerVolumeInPlaceStopsAndRestartsItsContainers() async throws {
