@@ -105,6 +105,7 @@ public struct RestoreWizard: Sendable {
         // 2. To when.
         io.line()
         let rows = list.map { row($0, source: source) }
+        if source.kind == .database { try await showWALWindow(snapshots: list) }
         // The default is the newest snapshot that is not an earlier restore's safety snapshot.
         let newest = list.firstIndex { !$0.tags.contains(RestorePlan.safetyTag) } ?? 0
         let s = list[try io.choose("2. Back to when? Snapshots, newest first:", rows, default: newest)]
@@ -180,6 +181,17 @@ public struct RestoreWizard: Sendable {
             let answer = try io.ask("Go ahead? (y/n)", default: "y").lowercased()
             guard answer == "y" || answer == "yes" else { throw KuraError(.interrupted, "the restore was cancelled", hint: "nothing was changed") }
         }
+    }
+
+    /// With WAL archived in the repository (`wal-push`): the window a point-in-time restore covers,
+    /// and its command (physical, so it is not one of the wizard's own choices).
+    func showWALWindow(snapshots: [Snapshot]) async throws {
+        guard let wal = try? await WALInspector(repository: repository).status(), wal.segments > 0,
+              let last = wal.lastArchived.flatMap(Timestamp.parse) else { return }
+        let all = (try? await repository.listSnapshots()) ?? snapshots
+        let from = wal.oldestBaseSnapshot.flatMap { id in all.first { $0.id?.hex == id } }.map { timeFormatter.string(from: $0.date) }
+        io.line("WAL is archived \(from.map { "from \($0) " } ?? "")to \(timeFormatter.string(from: last))\(wal.continuous ? "" : " (with gaps)"); any time")
+        io.line("in it: kura restore-physical latest --target DIR --to-time 'YYYY-MM-DD HH:MM'")
     }
 
     /// One line per snapshot (fits 80 columns with the menu number).

@@ -107,6 +107,24 @@ import Testing
         #expect(safety.tags.contains("source:web") && safety.paths == [web])
     }
 
+    /// A database source in a repository with archived WAL: step 2 shows the archived window and the
+    /// point-in-time command.
+    @Test func databaseSnapshotsShowTheArchivedWALWindow() async throws {
+        let s = try OpsSandbox()
+        try await s.initRepository()
+        let repo = try await s.openRepository()
+        _ = try await Archiver(repository: repo, options: BackupOptions(paths: [])).runStreams(
+            [StreamEntry(path: ["app.dump"], content: .command(["true"]))], source: "postgres")
+        let answersWithoutWAL = ScriptedTerminal(answers: ["1", "", ""])
+        _ = try? await RestoreWizard(repository: repo, configuration: nil, state: RunState(), io: answersWithoutWAL, host: "h").ask()
+        #expect(answersWithoutWAL.transcript.contains("2. Back to when?") && !answersWithoutWAL.transcript.contains("WAL is archived"))
+        try await repo.putWALFile(name: "000000010000000000000003", contents: Array(repeating: 7, count: 4096))
+        let io = ScriptedTerminal(answers: ["1", "", ""])
+        _ = try? await RestoreWizard(repository: repo, configuration: nil, state: RunState(), io: io, host: "h").ask()
+        #expect(io.transcript.contains("WAL is archived to ") && io.transcript.contains("(with gaps)"), "no base backup: not continuous; \(io.transcript)")
+        #expect(io.transcript.contains("kura restore-physical latest --target DIR --to-time"))
+    }
+
     /// In place over a Docker volume: the safety snapshot first, the containers that use the volume
     /// stopped for the restore and started again, the volume's files back as they were.
     @Test func dockerVolumeInPlaceStopsAndRestartsItsContainers() async throws {
