@@ -210,6 +210,8 @@ extension Repository {
         let id = BlobID(bytes: SHA256.hash(bytes))
         guard claim(id) else { return (id, StoredBlob(isNew: false, rawLength: bytes.count, storedLength: 0)) }
         let sealed = try bytes.withUnsafeBytes { try sealBlob(type, id: id, plaintext: $0) }
+        // A remote repository's next backup loads these trees as its parent's: keep them at hand.
+        if type == .tree, let cache = objectCache { cache.write("trees", id, sealed.sealed) }
         let stored = try await addToPack(sealed)
         return (id, StoredBlob(isNew: true, rawLength: bytes.count, storedLength: stored))
     }

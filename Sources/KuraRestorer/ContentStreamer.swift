@@ -7,7 +7,10 @@ public struct ContentStreamer: Sendable {
     /// Chunks loaded ahead of the one being written.
     public var readAhead = 4
 
-    public init(repository: Repository) { self.repository = repository }
+    public init(repository: Repository) {
+        self.repository = repository
+        if repository.store.isRemote { readAhead = 8 }   // hide a round trip per chunk
+    }
 
     public func stream(_ extents: [Extent], _ body: ([UInt8]) async throws -> Void) async throws {
         try await withThrowingTaskGroup(of: (Int, [UInt8]).self) { group in

@@ -52,7 +52,9 @@ public final class Restorer: Sendable {
         self.includes = try PathMatcher(validating: options.includes, option: "--include")
         self.repository = repository
         self.options = options
-        self.slots = AsyncLimiter(capacity: max(1, options.parallelism))
+        // A remote store is latency-bound: enough files in flight to keep its connections busy.
+        let files = repository.store.isRemote ? max(options.parallelism, 2 * repository.store.maxConcurrentRequests) : options.parallelism
+        self.slots = AsyncLimiter(capacity: max(1, files))
         self.progress = progress
     }
 
