@@ -199,20 +199,33 @@ extension Repository {
         var builder: PackBuilder = state.withLock { s in
             if blob.type == .data {
                 defer { s.dataPack = nil }
-                return s.dataPack ?? PackBuilder(type: .data, capacity: config.packSize + chunker.parameters.maxSize + (1 << 16))
+                return s.dataPack ?? newPackBuilder(.data)
             }
             defer { s.treePack = nil }
-            return s.treePack ?? PackBuilder(type: .tree, capacity: 1 << 20)
+            return s.treePack ?? newPackBuilder(.tree)
+        }
+        var full: [PackBuilder] = []
+        if blob.type == .data, !builder.entries.isEmpty, builder.bytes.count + blob.sealed.count > builder.bytes.capacity {
+            // The blob does not fit the buffer reserved for this pack: close the pack now rather than
+            // grow (allocate and copy) a 16 MiB buffer, which would also raise the peak memory.
+            full.append(builder)
+            builder = newPackBuilder(blob.type)
         }
         builder.add(id: blob.id, compressed: blob.compressed, rawLength: blob.rawLength, sealed: blob.sealed)
-        var full: PackBuilder?
-        if builder.bytes.count >= config.packSize { full = consume builder } else {
+        if builder.bytes.count >= config.packSize { full.append(consume builder) } else {
             let open = consume builder
             state.withLock { s in if blob.type == .data { s.dataPack = open } else { s.treePack = open } }
         }
         gate.release(1)
-        if let full { try await upload(full) }
+        for pack in full { try await upload(pack) }
         return blob.sealed.count
+    }
+
+    /// An empty pack of `type`. A data pack reserves the target size plus 1 MiB (about one average
+    /// chunk) and 64 KiB for the header: a blob that would not fit closes the pack before it instead.
+    private func newPackBuilder(_ type: BlobType) -> PackBuilder {
+        type == .data ? PackBuilder(type: .data, capacity: config.packSize + (1 << 20) + (1 << 16))
+            : PackBuilder(type: .tree, capacity: 1 << 20)
     }
 
     /// Hashes, claims and stores a blob held in memory. Returns its id and whether it was new.

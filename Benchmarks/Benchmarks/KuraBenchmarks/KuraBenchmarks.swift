@@ -49,13 +49,20 @@ func measureChunking(_ benchmark: Benchmark, _ body: (UnsafeRawBufferPointer) ->
     }
 }
 
+/// Tolerances of the regression check (`make bench` = `swift package benchmark thresholds check`
+/// against the p90 values committed in Benchmarks/Thresholds/, which `make bench-thresholds`
+/// rewrites). The static check reads the `.p90` entries; p50/p75 serve `baseline check` between two
+/// runs. Relative and wide on purpose: on a shared 2-core machine a quiet and a busy minute differ by
+/// 30 % and more, and the check is there to catch the 2× losses (a copy per chunk, a lost SHA-NI
+/// path, a lock held across a hash), not 10 % drifts.
+let guardedWallClock = BenchmarkThresholds(relative: [.p50: 25.0, .p75: 35.0, .p90: 60.0])
+let guardedThroughput = BenchmarkThresholds(relative: [.p50: 25.0, .p75: 35.0, .p90: 40.0])
+
 let benchmarks: @Sendable () -> Void = {
-    // Regressions beyond these tolerances fail `swift package benchmark baseline check`.
-    // Wide on purpose: shared 2-core machines are noisy.
     let chunkerThresholds: [BenchmarkMetric: BenchmarkThresholds] = [
-        .wallClock: BenchmarkThresholds(relative: [.p50: 25.0, .p75: 35.0]),
-        megabytesPerSecond: BenchmarkThresholds(relative: [.p50: 25.0, .p75: 35.0]),
-        .mallocCountTotal: BenchmarkThresholds(absolute: [.p50: 16]),
+        .wallClock: guardedWallClock,
+        megabytesPerSecond: guardedThroughput,
+        .mallocCountTotal: BenchmarkThresholds(absolute: [.p50: 16, .p90: 16]),
     ]
     let configuration = Benchmark.Configuration(
         metrics: [.wallClock, .throughput, .mallocCountTotal, megabytesPerSecond],
