@@ -55,8 +55,8 @@ func measureChunking(_ benchmark: Benchmark, _ body: (UnsafeRawBufferPointer) ->
 /// runs. Relative and wide on purpose: on a shared 2-core machine a quiet and a busy minute differ by
 /// 30 % and more, and the check is there to catch the 2× losses (a copy per chunk, a lost SHA-NI
 /// path, a lock held across a hash), not 10 % drifts.
-let guardedWallClock = BenchmarkThresholds(relative: [.p50: 25.0, .p75: 35.0, .p90: 60.0])
-let guardedThroughput = BenchmarkThresholds(relative: [.p50: 25.0, .p75: 35.0, .p90: 40.0])
+nonisolated(unsafe) let guardedWallClock = BenchmarkThresholds(relative: [.p50: 25.0, .p75: 35.0, .p90: 60.0])
+nonisolated(unsafe) let guardedThroughput = BenchmarkThresholds(relative: [.p50: 25.0, .p75: 35.0, .p90: 40.0])
 
 let benchmarks: @Sendable () -> Void = {
     let chunkerThresholds: [BenchmarkMetric: BenchmarkThresholds] = [
