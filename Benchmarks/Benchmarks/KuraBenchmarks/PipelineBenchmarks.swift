@@ -79,7 +79,7 @@ func registerPipelineBenchmarks() {
         }
         let repo = try await Repository.open(store: store, password: Array("bench".utf8))
         try await repo.loadIndex()
-        let probes = (0..<100_000).map { i in i % 2 == 0 ? ids[(i * 7919) % ids.count] : BlobID(bytes: SHA256.hash([UInt8(i & 255), UInt8(i >> 8), 1])) }
+        let probes = (0..<100_000).map { i in i % 2 == 0 ? ids[(i * 7919) % ids.count] : BlobID(bytes: SHA256.hash([UInt8(i & 255), UInt8((i >> 8) & 255), UInt8(i >> 16), 1])) }
         benchmark.startMeasurement()
         var hits = 0
         for id in probes where repo.location(of: id) != nil { hits += 1 }
