@@ -8,7 +8,7 @@ KURA       = .build/release/kura
 SRC       ?= $(CURDIR)/docs/sample-tree
 DEMO_PW   ?= $(HOME)/.config/kura/demo-password
 
-.PHONY: all deps test-deps build release run test bench bench-peers bench-scale docs stress clean install uninstall
+.PHONY: all deps test-deps build release run test bench bench-thresholds bench-peers bench-scale docs stress clean install uninstall
 
 all: build
 
@@ -61,8 +61,18 @@ test: test-deps
 	  { $(SWIFT) test --skip-build --skip KuraPostgresTests && $(SWIFT) test --skip-build --filter KuraPostgresTests; \
 	    rc=$$?; Tests/KuraPostgresTests/pg-test-server.sh stop; exit $$rc; }
 
+# Extra options for the benchmark runs, e.g. BENCH_SKIP="--skip 'Restore-writer.*'".
+BENCH_SKIP ?=
+# Micro benchmarks, checked against the p90 figures committed in Benchmarks/Thresholds/ with the
+# tolerances written in the benchmark code (exit 2 = a regression fails the target; exit 4 = only
+# improvements, which passes: run `make bench-thresholds` to record them).
 bench:
-	cd Benchmarks && $(SWIFT) package --allow-writing-to-package-directory benchmark
+	cd Benchmarks && { $(SWIFT) package --allow-writing-to-package-directory benchmark thresholds check --no-progress $(BENCH_SKIP); rc=$$?; \
+	  if [ $$rc -eq 4 ]; then echo "benchmarks improved beyond the tolerances: consider make bench-thresholds"; rc=0; fi; exit $$rc; }
+
+# Records this machine's figures as the new thresholds (commit Benchmarks/Thresholds/ afterwards).
+bench-thresholds:
+	cd Benchmarks && $(SWIFT) package --allow-writing-to-package-directory benchmark thresholds update --no-progress $(BENCH_SKIP)
 
 # Side by side with restic and borg on the same corpus (../shared/bench/make-corpus.py), one run,
 # warm cache; writes docs/benchmarks.md and docs/benchmarks.svg.

@@ -25,6 +25,8 @@ let package = Package(
                 .product(name: "KuraCrypto", package: "kura"),
                 .product(name: "KuraRepository", package: "kura"),
                 .product(name: "KuraStore", package: "kura"),
+                .product(name: "KuraArchiver", package: "kura"),
+                .product(name: "KuraRestorer", package: "kura"),
             ],
             path: "Benchmarks/KuraBenchmarks",
             plugins: [

@@ -21,6 +21,9 @@ public final class Archiver: Sendable {
 
     struct Log {
         var progress = BackupProgress()
+        /// When the progress handler was last called (uptime nanoseconds); it is called at most every
+        /// ``progressInterval`` so that a tree of a million unchanged files does not format a million lines.
+        var lastProgress: UInt64 = 0
         var summary = Snapshot.Summary()
         var errors: [Snapshot.ReadError] = []
         var warnings: [String] = []
@@ -155,19 +158,25 @@ public final class Archiver: Sendable {
     func recordWarning(_ text: String) { log.withLock { $0.warnings.append(text) } }
 
     func count(_ node: Node, path: [UInt8]) {
-        let p: BackupProgress = log.withLock { l in
+        let now = progressHandler == nil ? 0 : DispatchTime.now().uptimeNanoseconds
+        let p: BackupProgress? = log.withLock { l in
             switch node.type {
             case .file: l.summary.files += 1; l.summary.totalBytes += node.size; l.progress.files += 1
             case .directory: l.summary.directories += 1; l.progress.directories += 1
             default: l.summary.otherEntries += 1
             }
+            guard progressHandler != nil, now &- l.lastProgress >= Archiver.progressInterval else { return nil }
+            l.lastProgress = now
             l.progress.bytesRead = saver.totals.bytesRead
             l.progress.bytesNew = saver.totals.bytesAdded
             if node.type == .file { l.progress.currentPath = PathBytes.display(path) }
             return l.progress
         }
-        progressHandler?(p)
+        if let p { progressHandler?(p) }
     }
+
+    /// Least time between two calls of the progress handler (50 ms).
+    static let progressInterval: UInt64 = 50_000_000
 
     // MARK: - Trees
 
@@ -219,17 +228,27 @@ public final class Archiver: Sendable {
         let window = 32
         let nodes = try await withThrowingTaskGroup(of: (Int, Node?).self) { group in
             var results = [Node?](repeating: nil, count: entries.count)
-            var next = 0
-            func spawn() {
-                let i = next, (name, childPath, status) = entries[i]
-                next += 1
-                let old = previous?.node(named: name)
-                group.addTask { (i, try await self.entryNode(name, in: dir, path: childPath, status: status, device: device, previous: old)) }
+            var next = 0, running = 0
+            // Unchanged files are decided here, without a task each (most entries of a no-change
+            // backup); everything else runs on up to `window` tasks.
+            func fill() {
+                while next < entries.count, running < window {
+                    let i = next, (name, childPath, status) = entries[i]
+                    next += 1
+                    let old = previous?.node(named: name)
+                    if let old, let node = unchangedFile(name, path: childPath, status: status, previous: old) {
+                        results[i] = node
+                        continue
+                    }
+                    running += 1
+                    group.addTask { (i, try await self.entryNode(name, in: dir, path: childPath, status: status, device: device, previous: old)) }
+                }
             }
-            while next < entries.count, next < window { spawn() }
+            fill()
             while let (i, node) = try await group.next() {
+                running -= 1
                 results[i] = node
-                if next < entries.count { spawn() }
+                fill()
             }
             return results.compactMap { $0 }
         }
@@ -295,19 +314,26 @@ public final class Archiver: Sendable {
     /// Errors reading the source (FileSystemError) are recorded and the entry left out; any other error
     /// (the repository could not be written: full, read-only, gone) aborts the backup, so that no
     /// snapshot can refer to data that was not stored.
+    /// The node of a regular file that has the same size, mtime, ctime and inode as in the parent
+    /// snapshot (and whose chunks the repository has): the parent's chunk list (and xattrs, whose
+    /// changes move ctime), without opening the file. Nil when the file must be read.
+    func unchangedFile(_ name: [UInt8], path: [UInt8], status: FileStatus, previous: Node) -> Node? {
+        guard status.kind == .regular else { return nil }
+        var node = metadataNode(name, status: status)
+        guard Archiver.isUnchanged(previous, node), previous.content.allSatisfy({ $0.id.map(repository.contains) ?? true }) else { return nil }
+        node.content = previous.content
+        node.xattrs = previous.xattrs
+        log.withLock { $0.summary.filesUnchanged += 1 }
+        count(node, path: path)
+        return node
+    }
+
     func entryNode(_ name: [UInt8], in dir: Descriptor, path: [UInt8], status: FileStatus, device: UInt64, previous: Node?) async throws -> Node? {
+        if let previous, let node = unchangedFile(name, path: path, status: status, previous: previous) { return node }
         var node = metadataNode(name, status: status)
         do {
             switch status.kind {
             case .regular:
-                if let previous, Archiver.isUnchanged(previous, node), previous.content.allSatisfy({ $0.id.map(repository.contains) ?? true }) {
-                    // Same size, mtime, ctime and inode as in the parent snapshot: reuse its chunk list
-                    // (and xattrs, whose changes move ctime) without opening the file.
-                    node.content = previous.content
-                    node.xattrs = previous.xattrs
-                    log.withLock { $0.summary.filesUnchanged += 1 }
-                    break
-                }
                 await fileSlots.acquire()
                 defer { fileSlots.release() }
                 let file = try Descriptor.openForReading(name, in: dir, path: path)

@@ -16,7 +16,9 @@ public struct BackupOptions: Sendable {
     /// Files read at the same time.
     public var fileParallelism = max(4, ProcessInfo.processInfo.activeProcessorCount * 2)
     /// Bytes of chunk data in flight (read but not yet packed) at most: the pipeline's memory bound.
-    public var inFlightBytes = 32 << 20
+    /// 16 MiB (two 8 MiB blocks, or one block and its carried tail) keeps both cores of a 2-core machine
+    /// busy as well as 32 MiB did and lowers the peak RSS by 15–50 MB (docs/benchmarks.md, issue 14).
+    public var inFlightBytes = 16 << 20
     /// Re-read and re-hash every file instead of trusting the parent snapshot (the weekly "full").
     public var forceReread = false
     /// The snapshot to compare with (id prefix or `latest`); default: the newest snapshot of this host

@@ -44,12 +44,15 @@ public enum LiveDataDirectory {
             for _ in 0..<maxDepth where !level.isEmpty && budget > 0 {
                 var next: [String] = []
                 for dir in level {
-                    guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { continue }
-                    for name in names {
+                    guard let names = subfolderCandidates(of: dir) else { continue }
+                    for (name, known) in names {
                         let child = dir == "/" ? "/" + name : dir + "/" + name
                         if ["/proc", "/sys", "/dev", "/run"].contains(child) { continue }
-                        var st = stat()
-                        guard lstat(child, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR, !excluded(child) else { continue }
+                        if !known {
+                            var st = stat()
+                            guard lstat(child, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else { continue }
+                        }
+                        guard !excluded(child) else { continue }
                         budget -= 1
                         if budget <= 0 { break }
                         if isLive(child) { found.insert(child) } else { next.append(child) }
@@ -60,6 +63,27 @@ public enum LiveDataDirectory {
             }
         }
         return found.sorted()
+    }
+
+    /// The entries of `dir` that may be folders, from one `readdir` pass: (name, true) when the
+    /// directory entry's type says folder, (name, false) when the file system does not say (the caller
+    /// lstats those). Files, links and devices are left out without a system call each, so that this
+    /// check costs next to nothing on a tree of a million small files (issue 14: it used to lstat
+    /// every entry, a fifth of a no-change backup's time).
+    static func subfolderCandidates(of dir: String) -> [(String, Bool)]? {
+        guard let handle = opendir(dir) else { return nil }
+        defer { closedir(handle) }
+        var out: [(String, Bool)] = []
+        while let entry = readdir(handle) {
+            let type = entry.pointee.d_type
+            guard type == UInt8(DT_DIR) || type == UInt8(DT_UNKNOWN) else { continue }
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: MemoryLayout.size(ofValue: entry.pointee.d_name)) { String(cString: $0) }
+            }
+            if name == "." || name == ".." { continue }
+            out.append((name, type == UInt8(DT_DIR)))
+        }
+        return out
     }
 
     /// The warning printed for one live data directory.

@@ -87,17 +87,25 @@ public enum Pack {
     static func tailReadSize(packSize: Int) -> Int { min(packSize, 64 * 1024) }
 }
 
-/// Accumulates sealed blobs of one type into a pack. Not thread-safe: the repository guards it.
-struct PackBuilder {
+/// Accumulates sealed blobs of one type into a pack, hashing them as they are appended: the pack's
+/// name (SHA-256 of all its bytes) is ready when the pack is, without a second pass over 16 MiB that
+/// has long left the CPU cache. Not thread-safe: one task at a time appends (the repository's pack
+/// gate); `@unchecked Sendable` because it moves between those tasks.
+struct PackBuilder: @unchecked Sendable {
     let type: BlobType
     var bytes: [UInt8] = []
     var entries: [PackEntry] = []
+    /// SHA-256 of `bytes` so far. A reference: copies of a builder share it, so only one copy may be
+    /// appended to (the repository keeps exactly one).
+    private let hasher = SHA256Hasher()
 
     init(type: BlobType, capacity: Int) { self.type = type; bytes.reserveCapacity(capacity) }
 
     mutating func add(id: BlobID, compressed: Bool, rawLength: Int, sealed: [UInt8]) {
         entries.append(PackEntry(id: id, type: type, compressed: compressed, offset: UInt32(bytes.count),
                                  length: UInt32(sealed.count), rawLength: UInt32(rawLength)))
+        // Hash from the blob just sealed (still in cache), then copy it in.
+        hasher.update(sealed)
         bytes.append(contentsOf: sealed)
     }
 
@@ -106,8 +114,11 @@ struct PackBuilder {
         var out = bytes
         bytes = []
         let header = try AESGCM.seal(Pack.encodeHeader(entries), key: key)
+        let trailer = withUnsafeBytes(of: UInt32(header.count).littleEndian) { Array($0) }
         out.append(contentsOf: header)
-        withUnsafeBytes(of: UInt32(header.count).littleEndian) { out.append(contentsOf: $0) }
-        return (BlobID(bytes: SHA256.hash(out)), out, entries)
+        out.append(contentsOf: trailer)
+        hasher.update(header)
+        hasher.update(trailer)
+        return (BlobID(bytes: hasher.finalize()), out, entries)
     }
 }

@@ -190,19 +190,42 @@ extension Repository {
         // more packs in memory (a slow disk or network must not make memory grow).
         await uploads.acquire(1)
         uploads.release(1)
-        let full: PackBuilder? = state.withLock { s in
-            // Take the builder out of the state before appending, so that its buffer is uniquely
-            // referenced and grows in place (no copy-on-write of a 16 MiB array per blob).
-            var builder: PackBuilder
-            if blob.type == .data { builder = s.dataPack ?? PackBuilder(type: .data, capacity: config.packSize + chunker.parameters.maxSize + (1 << 16)); s.dataPack = nil }
-            else { builder = s.treePack ?? PackBuilder(type: .tree, capacity: 1 << 20); s.treePack = nil }
-            builder.add(id: blob.id, compressed: blob.compressed, rawLength: blob.rawLength, sealed: blob.sealed)
-            if builder.bytes.count >= config.packSize { return builder }
-            if blob.type == .data { s.dataPack = builder } else { s.treePack = builder }
-            return nil
+        // One task at a time appends to the open pack of a type, outside the state lock: the append
+        // also hashes the blob (the pack's name), which other tasks need not wait for to seal theirs.
+        let gate = blob.type == .data ? dataPackGate : treePackGate
+        await gate.acquire(1)
+        // Take the builder out of the state, so that its buffer is uniquely referenced and grows in
+        // place (no copy-on-write of a 16 MiB array per blob).
+        var builder: PackBuilder = state.withLock { s in
+            if blob.type == .data {
+                defer { s.dataPack = nil }
+                return s.dataPack ?? newPackBuilder(.data)
+            }
+            defer { s.treePack = nil }
+            return s.treePack ?? newPackBuilder(.tree)
         }
-        if let full { try await upload(full) }
+        var full: [PackBuilder] = []
+        if blob.type == .data, !builder.entries.isEmpty, builder.bytes.count + blob.sealed.count > builder.bytes.capacity {
+            // The blob does not fit the buffer reserved for this pack: close the pack now rather than
+            // grow (allocate and copy) a 16 MiB buffer, which would also raise the peak memory.
+            full.append(builder)
+            builder = newPackBuilder(blob.type)
+        }
+        builder.add(id: blob.id, compressed: blob.compressed, rawLength: blob.rawLength, sealed: blob.sealed)
+        if builder.bytes.count >= config.packSize { full.append(consume builder) } else {
+            let open = consume builder
+            state.withLock { s in if blob.type == .data { s.dataPack = open } else { s.treePack = open } }
+        }
+        gate.release(1)
+        for pack in full { try await upload(pack) }
         return blob.sealed.count
+    }
+
+    /// An empty pack of `type`. A data pack reserves the target size plus 1 MiB (about one average
+    /// chunk) and 64 KiB for the header: a blob that would not fit closes the pack before it instead.
+    private func newPackBuilder(_ type: BlobType) -> PackBuilder {
+        type == .data ? PackBuilder(type: .data, capacity: config.packSize + (1 << 20) + (1 << 16))
+            : PackBuilder(type: .tree, capacity: 1 << 20)
     }
 
     /// Hashes, claims and stores a blob held in memory. Returns its id and whether it was new.
@@ -246,11 +269,14 @@ extension Repository {
     /// Uploads the open packs and returns every pack uploaded since the last flush, without writing an
     /// index file (gc and repair write their own, superseding the old ones).
     public func flushPacks() async throws -> [(id: BlobID, entries: [PackEntry])] {
+        // Wait for appends in progress (their builder is outside the state while they run).
+        await dataPackGate.acquire(1); await treePackGate.acquire(1)
         let open: [PackBuilder] = state.withLock { s in
             let list = [s.dataPack, s.treePack].compactMap { $0 }.filter { !$0.entries.isEmpty }
             s.dataPack = nil; s.treePack = nil
             return list
         }
+        treePackGate.release(1); dataPackGate.release(1)
         for b in open { try await upload(b) }
         return state.withLock { s in let p = s.unindexed; s.unindexed = []; return p }
     }

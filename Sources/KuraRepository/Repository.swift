@@ -49,6 +49,9 @@ public final class Repository: Sendable {
     let compressors: CompressorPool
     /// Pack uploads in flight (at most two; writers wait while both are taken).
     let uploads = AsyncLimiter(capacity: 2)
+    /// One appender at a time per open pack (data, tree); see ``addToPack(_:)``.
+    let dataPackGate = AsyncLimiter(capacity: 1)
+    let treePackGate = AsyncLimiter(capacity: 1)
 
     struct State: ~Copyable {
         var index = MemoryIndex()

@@ -49,13 +49,23 @@ func measureChunking(_ benchmark: Benchmark, _ body: (UnsafeRawBufferPointer) ->
     }
 }
 
+/// Tolerances of the regression check (`make bench` = `swift package benchmark thresholds check`
+/// against the p90 values committed in Benchmarks/Thresholds/, which `make bench-thresholds`
+/// rewrites). The static check reads the `.p90` entries; p50/p75 serve `baseline check` between two
+/// runs. Relative and wide on purpose: on a shared 2-core machine a quiet and a busy minute differ by
+/// up to 2× (the pack writer measured 577 and 330 MB/s at p90 two minutes apart), so the check fails
+/// only when throughput drops by more than 60 % or wall time grows by more than 150 % (a copy per
+/// chunk, a lost SHA-NI path, a lock held across a hash), not on drifts. Higher is better for MB/s
+/// and throughput: "Deviations better than threshold" is reported and passes.
+nonisolated(unsafe) let guardedWallClock = BenchmarkThresholds(relative: [.p50: 25.0, .p75: 35.0, .p90: 150.0])
+nonisolated(unsafe) let guardedThroughput = BenchmarkThresholds(relative: [.p50: 25.0, .p75: 35.0, .p90: 60.0])
+
 let benchmarks: @Sendable () -> Void = {
-    // Regressions beyond these tolerances fail `swift package benchmark baseline check`.
-    // Wide on purpose: shared 2-core machines are noisy.
     let chunkerThresholds: [BenchmarkMetric: BenchmarkThresholds] = [
-        .wallClock: BenchmarkThresholds(relative: [.p50: 25.0, .p75: 35.0]),
-        megabytesPerSecond: BenchmarkThresholds(relative: [.p50: 25.0, .p75: 35.0]),
-        .mallocCountTotal: BenchmarkThresholds(absolute: [.p50: 16]),
+        .wallClock: guardedWallClock,
+        megabytesPerSecond: guardedThroughput,
+        .throughput: guardedThroughput,
+        .mallocCountTotal: BenchmarkThresholds(absolute: [.p50: 16, .p90: 16]),
     ]
     let configuration = Benchmark.Configuration(
         metrics: [.wallClock, .throughput, .mallocCountTotal, megabytesPerSecond],
@@ -72,16 +82,16 @@ let benchmarks: @Sendable () -> Void = {
     let smallChunker = FastCDC(
         parameters: ChunkerParameters(minSize: 2 << 10, averageSize: 8 << 10, maxSize: 64 << 10), gear: gear)
 
-    Benchmark("Chunker sequential, 64 MiB, 512K/1M/8M", configuration: configuration) { benchmark in
+    Benchmark("Chunker-sequential-64MiB-512K-1M-8M", configuration: configuration) { benchmark in
         measureChunking(benchmark) { chunker.cutPoints(in: $0, isFinal: true) }
     }
-    Benchmark("Chunker sequential, 64 MiB, 2K/8K/64K", configuration: configuration) { benchmark in
+    Benchmark("Chunker-sequential-64MiB-2K-8K-64K", configuration: configuration) { benchmark in
         measureChunking(benchmark) { smallChunker.cutPoints(in: $0, isFinal: true) }
     }
-    Benchmark("Chunker raw scan (parallel path, 1 thread), 64 MiB", configuration: configuration) { benchmark in
+    Benchmark("Chunker-raw-scan-1-thread-64MiB", configuration: configuration) { benchmark in
         measureChunking(benchmark) { chunker.parallelCutPoints(in: $0, isFinal: true, concurrency: 1) }
     }
-    Benchmark("Chunker parallel, 2 threads, 64 MiB, 512K/1M/8M", configuration: configuration) { benchmark in
+    Benchmark("Chunker-parallel-2-threads-64MiB-512K-1M-8M", configuration: configuration) { benchmark in
         measureChunking(benchmark) { chunker.parallelCutPoints(in: $0, isFinal: true, concurrency: 2) }
     }
 
