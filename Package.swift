@@ -27,6 +27,8 @@
 //   KuraOperations              kura.toml, schedules, `kura run` orchestration, status, import-legacy
 //   CLibPQ, KuraPostgres        PostgreSQL (libpq-dev): consistent dumps, restore-db, verify-restore, physical backups
 //   kura                        thin command-line front end (swift-argument-parser)
+//   KuraServer, kura-serve      the read-only dashboard and /metrics over HTTP (hummingbird 2, SwiftNIO): a product of
+//                               its own, so `make run` (product kura only) never compiles NIO; `kura serve` execs it
 //   KuraTestSupport             tests only: shared helpers (random bytes, temporary folders, child processes,
 //                               the built kura binary, raw-byte paths, tmpfs mounts); no product links it
 import PackageDescription
@@ -36,6 +38,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "kura", targets: ["kura"]),
+        .executable(name: "kura-serve", targets: ["kura-serve"]),
         .library(name: "KuraChunker", targets: ["KuraChunker"]),
         .library(name: "KuraCrypto", targets: ["KuraCrypto"]),
         .library(name: "KuraCompression", targets: ["KuraCompression"]),
@@ -50,6 +53,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.11.0"),  // 1.11: LogHandler.log(event:)
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),  // kura.toml (KuraOperations)
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),  // KuraProcess
+        // KuraServer only (kura-serve and its tests); no default traits: swift-configuration is not needed.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
     ],
     targets: [
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
@@ -85,8 +90,16 @@ let package = Package(
             .product(name: "TOMLKit", package: "TOMLKit"), .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "kura", dependencies: [
-            "KuraArchiver", "KuraRestorer", "KuraChecker", "KuraMaintenance", "KuraCopier", "KuraPostgres", "CKuraSystem", "KuraOperations", "KuraNotify",
+            "KuraArchiver", "KuraRestorer", "KuraChecker", "KuraMaintenance", "KuraCopier", "KuraPostgres", "CKuraSystem", "KuraOperations", "KuraNotify", "KuraProcess",
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .target(name: "KuraServer", dependencies: [
+            "KuraCore", "KuraCrypto", "KuraRepository", "KuraRestorer", "KuraOperations",
+            .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "kura-serve", dependencies: [
+            "KuraServer", "KuraOperations", "KuraRepository",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -110,6 +123,10 @@ let package = Package(
             "KuraTestSupport", "KuraCore", "KuraOperations", "KuraNotify", "KuraRepository", "KuraArchiver", "KuraCompression", "KuraTar", "KuraChunker", "KuraStore", "kura",
             .product(name: "Logging", package: "swift-log"),
         ]),
+        .testTarget(name: "KuraServerTests", dependencies: [
+            "KuraTestSupport", "KuraServer", "KuraOperations", "KuraRepository", "KuraArchiver", "kura", "kura-serve",
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+        ], exclude: ["browser_check.py", "parse_metrics.py"]),
         .testTarget(name: "KuraNotifyTests", dependencies: ["KuraTestSupport", "KuraNotify", .product(name: "Logging", package: "swift-log")],
                     exclude: ["smtp_server.py", "http_server.py"]),
     ]

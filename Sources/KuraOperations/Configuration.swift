@@ -30,6 +30,9 @@ public struct Configuration: Sendable {
     public var logKeep = 5
     /// `grace`: how long after one schedule interval without a success a source counts as late (default 1 h).
     public var grace: TimeInterval = StatusReport.grace
+    /// `metrics-textfile`: where `kura run` writes its metrics for node_exporter's textfile collector
+    /// (a `.prom` file; docs/metrics.md); nil: nowhere.
+    public var metricsTextfile: String?
     /// How `gc` follows `forget` in runs.
     public var gc = GCPolicy()
     public var docker = DockerSettings()

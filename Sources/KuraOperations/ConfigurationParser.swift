@@ -276,7 +276,7 @@ public enum ConfigurationParser {
         static let topKeys = ["repository", "password-file", "password", "host", "timezone", "state-dir", "cache-dir", "log-file",
                               "log-format", "log-level", "log-max-bytes", "log-keep", "gc", "docker", "source", "notify", "offsite",
                               "s3-endpoint", "s3-region", "s3-profile", "s3-credentials-file",
-                              "wal-spool", "wal-spool-max", "keep-wal"]
+                              "wal-spool", "wal-spool-max", "keep-wal", "metrics-textfile"]
 
         mutating func configuration(_ t: TOMLTable) -> Configuration {
             var c = Configuration()
@@ -314,6 +314,11 @@ public enum ConfigurationParser {
             c.cacheDirectory = nonEmptyString(t, "", "cache-dir")
             if let g = seconds(t, "", "grace") { c.grace = g }
             c.logFile = nonEmptyString(t, "", "log-file")
+            if let m = nonEmptyString(t, "", "metrics-textfile") {
+                if !m.hasPrefix("/") { fail("metrics-textfile", "metrics-textfile must be an absolute path, not \"\(m)\"", hint: "cron and systemd run kura from /") }
+                else if !m.hasSuffix(".prom") { fail("metrics-textfile", "metrics-textfile must end in .prom: node_exporter's textfile collector reads only *.prom files", hint: "e.g. /var/lib/prometheus/node-exporter/kura.prom") }
+                c.metricsTextfile = m
+            }
             if let f = string(t, "", "log-format") {
                 if let v = Configuration.LogFormat(rawValue: f) { c.logFormat = v } else { fail("log-format", "log-format must be \"text\" or \"json\", not \"\(f)\"") }
             }

@@ -78,24 +78,7 @@ public struct StateStore: Sendable {
     public func save(_ state: RunState) throws {
         try ensureDirectory()
         let data = try StateStore.encoder.encode(state)
-        let tmp = path + ".tmp-\(getpid())"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw KuraError(.io, "cannot write \(tmp): \(String(cString: strerror(errno)))") }
-        var ok = data.withUnsafeBytes { raw -> Bool in
-            var done = 0
-            while done < raw.count {
-                let n = write(fd, raw.baseAddress! + done, raw.count - done)
-                if n < 0 { if errno == EINTR { continue }; return false }
-                done += n
-            }
-            return true
-        }
-        ok = ok && fsync(fd) == 0
-        close(fd)
-        guard ok, rename(tmp, path) == 0 else {
-            unlink(tmp)
-            throw KuraError(.io, "cannot write the state file \(path): \(String(cString: strerror(errno)))")
-        }
+        try AtomicFile.write(Array(data), to: path, mode: 0o600, what: "the state file")
     }
 
     /// Why the state cannot be used, or nil when it can: the state file must be readable (or absent) and

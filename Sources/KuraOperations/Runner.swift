@@ -15,8 +15,10 @@ public struct RunRequest: Sendable {
     public var due = false
     /// Seconds to wait for another run to finish (0: give up at once).
     public var waitSeconds: Double = 0
-    public init(sources: [String] = [], due: Bool = false, waitSeconds: Double = 0) {
-        self.sources = sources; self.due = due; self.waitSeconds = waitSeconds
+    /// Where to write the metrics at the end (`--textfile`; default: the configuration's `metrics-textfile`).
+    public var textfile: String?
+    public init(sources: [String] = [], due: Bool = false, waitSeconds: Double = 0, textfile: String? = nil) {
+        self.sources = sources; self.due = due; self.waitSeconds = waitSeconds; self.textfile = textfile
     }
 }
 
@@ -42,6 +44,8 @@ public struct RunOutcome: Sendable, Codable {
     public var deliveries: [Delivery] = []
     /// `--due`: scheduled sources found late (no success within their schedule and grace), reported now.
     public var late: [String] = []
+    /// Why the metrics textfile could not be written (the run's results stand).
+    public var textfileError: String?
 
     /// 0 all good (or nothing to do), 1 a source failed or was found late, 3 a snapshot is incomplete,
     /// 11 another run holds the lock.
@@ -181,6 +185,13 @@ public final class Runner: Sendable {
         // In the order of the sources, then of the channels (they finished in any order).
         let order = Dictionary(plan.enumerated().map { ($1.0.name, $0) }, uniquingKeysWith: { a, _ in a })
         outcome.deliveries = outcome.deliveries.enumerated().sorted { (order[$0.element.source] ?? 0, $0.offset) < (order[$1.element.source] ?? 0, $1.offset) }.map(\.element)
+        // Last: the metrics for node_exporter, from the state and the repository as this run left them.
+        if let path = request.textfile ?? config.metricsTextfile {
+            do { try await writeMetricsTextfile(path, repository: repository, openError: openError.map { "\($0)" }) } catch {
+                logger.error("cannot write the metrics textfile", metadata: ["path": .string(path), "error": .string("\(error)")])
+                outcome.textfileError = "\(error)"
+            }
+        }
         return outcome
     }
 

@@ -130,18 +130,27 @@ extension StatusReport {
 extension Runner {
     /// Builds the status from the state file and (when it can be opened) the repository.
     public func status() async -> StatusReport {
-        let now = self.now
-        let runState = (try? state.load()) ?? RunState()
         var repository: Repository?
         var repoError: String?
         do { repository = try await Resources.openRepository(config, environment) } catch { repoError = "\(error)" }
+        return await status(repository: repository, openError: repoError)
+    }
+
+    /// The status from a repository opened already (nil: it could not be, for `openError`): `kura serve`
+    /// keeps one open, `kura run` passes its own. `listed`: every snapshot, when the caller has read them.
+    public func status(repository: Repository?, openError: String? = nil, snapshots listed: [Snapshot]? = nil) async -> StatusReport {
+        let now = self.now
+        let runState = (try? state.load()) ?? RunState()
+        var repoError = openError
         var snapshots: [Snapshot] = []
         var runRecords: [RunReport] = []
         var verifyRecords: [(source: String, time: Date, ok: Bool, text: String)] = []
         if let repository {
-            do { snapshots = try await repository.listSnapshots().filter { $0.host == host } } catch { repoError = "\(error)" }
+            if let listed { snapshots = listed.filter { $0.host == host } } else {
+                do { snapshots = try await repository.listSnapshots().filter { $0.host == host } } catch { repoError = "\(error)" }
+            }
             let dec = JSONDecoder(); dec.dateDecodingStrategy = .iso8601
-            runRecords = ((try? await repository.listRecords(kind: "run")) ?? []).compactMap { try? dec.decode(RunReport.self, from: Data($0.json)) }.filter { $0.host == host }
+            runRecords = await Runner.runRecords(repository).filter { $0.host == host }
             struct V: Decodable { var source: String; var ok: Bool; var files: Int; var bytes: UInt64; var snapshot: String }
             for r in (try? await repository.listRecords(kind: "verify-restore")) ?? [] {
                 if let v = try? dec.decode(V.self, from: Data(r.json)) {

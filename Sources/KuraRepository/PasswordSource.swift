@@ -114,23 +114,27 @@ public struct PasswordSource: Sendable {
 
     /// The first line of `path` (without `\n` or `\r\n`), refusing an empty one and a regular file that
     /// its group or others can read. For every secret kept in a file (notification passwords too).
-    public static func readFile(_ path: String) throws -> [UInt8] {
+    public static func readFile(_ path: String) throws -> [UInt8] { try readSecretFile(path, what: "password file") }
+
+    /// The first line of a secret file (`what`: "password file", "token file"), under the same rules as a
+    /// password file: not empty, and refused while its group or others may read it (`chmod 600`).
+    public static func readSecretFile(_ path: String, what: String) throws -> [UInt8] {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
             let e = errno
-            throw KuraError(.invalidArgument, "cannot read the password file \(path): \(String(cString: strerror(e)))",
+            throw KuraError(.invalidArgument, "cannot read the \(what) \(path): \(String(cString: strerror(e)))",
                             hint: "check the path and its permissions (it should be mode 0600)")
         }
         defer { close(fd) }
         var st = stat()
-        if fstat(fd, &st) == 0, let problem = permissionProblem(path, mode: st.st_mode) { throw problem }
+        if fstat(fd, &st) == 0, let problem = permissionProblem(path, mode: st.st_mode, what: what) { throw problem }
         var data: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4096)
         while data.count < 1 << 20 {
             let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if n < 0 {
                 if errno == EINTR { continue }
-                throw KuraError(.invalidArgument, "cannot read the password file \(path): \(String(cString: strerror(errno)))")
+                throw KuraError(.invalidArgument, "cannot read the \(what) \(path): \(String(cString: strerror(errno)))")
             }
             if n == 0 { break }
             data += buffer[0..<n]
@@ -138,7 +142,7 @@ public struct PasswordSource: Sendable {
         }
         let line = data.split(separator: 10, maxSplits: 1, omittingEmptySubsequences: false).first.map(Array.init) ?? []
         let pw = line.last == 13 ? Array(line.dropLast()) : line
-        guard !pw.isEmpty else { throw KuraError(.invalidArgument, "the password file \(path) is empty") }
+        guard !pw.isEmpty else { throw KuraError(.invalidArgument, "the \(what) \(path) is empty") }
         return pw
     }
 
@@ -147,7 +151,7 @@ public struct PasswordSource: Sendable {
     public static func permissionProblem(_ path: String) -> KuraError? {
         var st = stat()
         guard stat(path, &st) == 0 else { return nil }
-        return permissionProblem(path, mode: st.st_mode)
+        return permissionProblem(path, mode: st.st_mode, what: "password file")
     }
 
     /// The refusal for a configuration file holding the password inline while its group or others can
@@ -162,12 +166,12 @@ public struct PasswordSource: Sendable {
                          hint: "chmod 600 \(path), or move the password into a password-file of mode 0600; nothing was read or written")
     }
 
-    private static func permissionProblem(_ path: String, mode: mode_t) -> KuraError? {
+    private static func permissionProblem(_ path: String, mode: mode_t, what: String) -> KuraError? {
         guard mode & S_IFMT == S_IFREG else { return nil }
         let permissions = UInt32(mode) & 0o777
         guard permissions & 0o077 != 0 else { return nil }
         return KuraError(.invalidArgument,
-                         "the password file \(path) is readable by \(permissions & 0o007 != 0 ? "every user" : "its group") (mode \(String(permissions, radix: 8)))",
+                         "the \(what) \(path) is readable by \(permissions & 0o007 != 0 ? "every user" : "its group") (mode \(String(permissions, radix: 8)))",
                          hint: "chmod 600 \(path); nothing was read or written")
     }
 }

@@ -31,6 +31,24 @@ extension Repository {
     /// `supersedes` are skipped.
     public func loadIndex() async throws {
         if state.withLock({ $0.indexLoaded }) { return }
+        install(try await readIndex())
+    }
+
+    /// Reads the index again and swaps it in at once, so that a long-lived reader (`kura serve`) sees
+    /// snapshots saved since it opened the repository; readers in flight never see an empty index.
+    /// Call it after the set of snapshots changed: a snapshot is saved only after its index, so the new
+    /// index covers every snapshot listed before the call. Does nothing while this instance is writing.
+    public func refreshIndex() async throws {
+        guard state.withLock({ $0.indexLoaded }) else { return try await loadIndex() }
+        let index = try await readIndex()
+        state.withLock { s in
+            guard s.pending.isEmpty, s.dataPack == nil, s.treePack == nil, s.unindexed.isEmpty else { return }
+            s.index = index
+        }
+    }
+
+    /// The index as the repository holds it now (cache plus new index files, or every index file).
+    private func readIndex() async throws -> MemoryIndex {
         let listing: [ObjectInfo]
         do { listing = try await store.list(prefix: "index/") } catch { throw Repository.storeError(error, doing: "listing the index") }
         let current = Set(listing.compactMap { BlobID(hex: String($0.key.dropFirst("index/".count))) })
@@ -44,8 +62,7 @@ extension Repository {
                 for (_, file) in newFiles { for p in file.packs { index.add(pack: p.id, entries: p.entries) } }
                 index.mergeRecent()
                 if !newFiles.isEmpty { cache.save(indexIDs: current, index: index) }
-                install(index)
-                return
+                return index
             }
         }
         let files = try await readIndexFiles(Array(current))
@@ -57,7 +74,7 @@ extension Repository {
         // is none): otherwise a superseded file still in the listing would look new next time, and the
         // fast path would add its packs back (packs gc or `forgetMissingPacks` dropped on purpose).
         cache?.save(indexIDs: current, index: index)
-        install(index)
+        return index
     }
 
     /// Drops the loaded index unless a write is in progress (claims, open packs), so that the next

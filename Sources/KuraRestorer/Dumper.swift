@@ -13,7 +13,10 @@ public struct Dumper: Sendable {
 
     /// Writes the archive to `sink`. Paths in the archive are relative to the dumped directory's parent
     /// (dumping `/var/lib/app` gives `app/...`; dumping the root gives the full relative paths).
-    public func dump(_ entry: SnapshotEntry, format: Format, sink: @escaping ([UInt8]) throws -> Void) async throws {
+    /// `drain`, when given, is awaited after every piece of file content and every entry, so a caller whose
+    /// `sink` only buffers (an HTTP response) can send what was written and hold the dump back meanwhile.
+    public func dump(_ entry: SnapshotEntry, format: Format, sink: @escaping ([UInt8]) throws -> Void,
+                     drain: () async throws -> Void = {}) async throws {
         let gzip = format == .tarGz ? GzipWriter(level: 6, sink: sink) : nil
         let tar = TarWriter(sink: { bytes in if let gzip { try gzip.write(bytes) } else { try sink(bytes) } })
         let streamer = ContentStreamer(repository: browser.repository)
@@ -54,9 +57,10 @@ public struct Dumper: Sendable {
             if t.kind == .file, t.size > 0 {
                 // A sparse file's holes are in its map, not in the archive: stream only the data.
                 let extents = t.sparseRegions == nil ? node.content : node.content.filter { !$0.isHole }
-                try await streamer.stream(extents) { bytes in try tar.writeContents(bytes) }
+                try await streamer.stream(extents) { bytes in try tar.writeContents(bytes); try await drain() }
             }
             try tar.finishEntry()
+            try await drain()
         }
 
         if entry.node != nil { try await add(entry) }
@@ -65,6 +69,7 @@ public struct Dumper: Sendable {
         }
         try tar.finish()
         try gzip?.finish()
+        try await drain()
     }
 
     /// The data regions of a file with holes (adjacent data extents merged), or nil when it has none.

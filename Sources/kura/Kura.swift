@@ -48,6 +48,7 @@ struct Kura: AsyncParsableCommand {
         subcommands: [Init.self, Backup.self, Snapshots.self, Ls.self, Cat.self, Restore.self, Dump.self,
                       Diff.self, Stats.self, Check.self, Forget.self, GC.self, Repair.self, Unlock.self, Key.self,
                       Copy.self, Run.self, ConfigCommand.self, ScheduleCommand.self, Status.self, ImportLegacy.self,
-                      RestoreDB.self, VerifyRestore.self, RestorePhysical.self, WALPush.self, WALFetch.self, WALStatusCommand.self]
+                      RestoreDB.self, VerifyRestore.self, RestorePhysical.self, WALPush.self, WALFetch.self, WALStatusCommand.self,
+                      Serve.self]
     )
 }

@@ -13,6 +13,7 @@ struct Run: AsyncParsableCommand {
           kura run                      # every source, now
           kura run db volumes           # these two
           kura run --due --quiet        # what cron runs every minute
+          kura run --due --textfile /var/lib/prometheus/node-exporter/kura.prom
 
         Exit codes: 0 all succeeded (or nothing due), 1 a source failed (its report says why), 3 a snapshot was saved but some files could not be read, 11 another run is in progress.
         """)
@@ -23,6 +24,7 @@ struct Run: AsyncParsableCommand {
     @Flag(name: .long, help: "Run only the sources that are due by their schedules.") var due = false
     @Option(name: .long, help: ArgumentHelp("How long to wait for another run to finish (e.g. 30m; default: do not wait).", valueName: "duration")) var wait: String?
     @Option(name: .long, help: ArgumentHelp("Log format: text or json (default: the configuration's log-format).", valueName: "format")) var logFormat: String?
+    @Option(name: .long, help: ArgumentHelp("At the end, write the metrics to this .prom file for node_exporter's textfile collector (default: the configuration's metrics-textfile; see docs/metrics.md).", valueName: "path")) var textfile: String?
 
     func run() async throws {
         try await runReportingErrors(json: global.json) {
@@ -35,7 +37,7 @@ struct Run: AsyncParsableCommand {
                 waitSeconds = s
             }
             let runner = Runner(config: config, environment: options.environment(config, global))
-            let outcome = try await runner.run(RunRequest(sources: sources, due: due, waitSeconds: waitSeconds))
+            let outcome = try await runner.run(RunRequest(sources: sources, due: due, waitSeconds: waitSeconds, textfile: textfile))
             if global.json {
                 let enc = JSONEncoder()
                 enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -82,6 +84,7 @@ struct Run: AsyncParsableCommand {
                 if let n = rep.nextStep { Terminal.printError("  next step: \(n)") }
             }
         }
+        if let e = outcome.textfileError { Terminal.printError("kura: the metrics textfile was not written: \(Terminal.escapingControls(e))") }
         for d in outcome.deliveries where d.error != nil {
             Terminal.printError("kura: the report for \(d.source) could not be sent through \(d.channel): \(Terminal.escapingControls(d.error!))")
         }

@@ -1,0 +1,92 @@
+import Foundation
+import KuraCore
+import KuraOperations
+import KuraRepository
+
+/// What the dashboard reads, computed by the libraries (``Runner/overview(repository:openError:)``,
+/// ``Repository``) and kept for ``DashboardOptions/refreshSeconds`` so that a page, its JSON and a
+/// Prometheus scrape in the same moment read the repository once. The repository is opened once (the
+/// key derivation is deliberately slow) and opened again after a failure; its index is re-read when the
+/// set of snapshots changes, so snapshots saved by a later `kura run` can be browsed.
+public actor DashboardData {
+    public let runner: Runner
+    let refreshSeconds: Double
+    private var repository: Repository?
+    private var openError: String?
+    private var openedAt: Date?
+    private var cachedOverview: (value: Overview, at: Date)?
+    private var cachedSnapshots: (value: [Snapshot], at: Date)?
+    private var knownSnapshotIDs: Set<BlobID> = []
+
+    public init(runner: Runner, refreshSeconds: Double = 30) {
+        self.runner = runner
+        self.refreshSeconds = refreshSeconds
+    }
+
+    /// A data source over a repository the caller opened (tests, or a caller that already has one).
+    public init(runner: Runner, repository: Repository, refreshSeconds: Double = 30) {
+        self.runner = runner
+        self.refreshSeconds = refreshSeconds
+        self.repository = repository
+        self.openedAt = Date()
+    }
+
+    /// The open repository, opening it if needed (at most once per refresh interval after a failure).
+    public func openRepository() async throws -> Repository {
+        if let repository { return repository }
+        if let openError, let openedAt, Date().timeIntervalSince(openedAt) < refreshSeconds {
+            throw KuraError(.noRepository, openError, hint: "kura serve tries again every \(Int(refreshSeconds)) s")
+        }
+        openedAt = Date()
+        do {
+            let r = try await Resources.openRepository(runner.config, runner.environment)
+            repository = r
+            openError = nil
+            return r
+        } catch {
+            openError = "\(error)"
+            throw error
+        }
+    }
+
+    /// The overview, at most ``DashboardOptions/refreshSeconds`` old.
+    public func overview() async -> Overview {
+        if let c = cachedOverview, Date().timeIntervalSince(c.at) < refreshSeconds { return c.value }
+        let repo = try? await openRepository()
+        let o = await runner.overview(repository: repo, openError: repo == nil ? openError : nil)
+        cachedOverview = (o, Date())
+        return o
+    }
+
+    /// Every snapshot, oldest first, at most ``DashboardOptions/refreshSeconds`` old. When the set
+    /// changed since the last look, the index is read again first (a snapshot is saved after its index).
+    public func snapshots() async throws -> [Snapshot] {
+        if let c = cachedSnapshots, Date().timeIntervalSince(c.at) < refreshSeconds { return c.value }
+        let repo = try await openRepository()
+        let ids = Set(try await repo.snapshotIDs())
+        if ids != knownSnapshotIDs {
+            if !knownSnapshotIDs.isEmpty { try await repo.refreshIndex() }
+            knownSnapshotIDs = ids
+        }
+        let list = try await repo.listSnapshots()
+        cachedSnapshots = (list, Date())
+        return list
+    }
+
+    /// The snapshots of one configured source on this host, oldest first.
+    public func snapshots(ofSource name: String) async throws -> [Snapshot] {
+        guard let source = runner.config.source(named: name) else {
+            throw KuraError(.notFound, "there is no source named \"\(name)\"", hint: "sources: \(runner.config.sources.map(\.name).joined(separator: ", "))")
+        }
+        let host = Resources.host(runner.config)
+        return try await snapshots().filter { $0.host == host && $0.tags.contains(source.tag) }
+    }
+
+    /// One snapshot by full id, unique prefix (at least 4 hex digits) or `latest` (the repository's rule).
+    public func snapshot(_ reference: String) async throws -> Snapshot {
+        let list = try await snapshots()
+        let id = try await openRepository().resolveSnapshotID(reference)
+        if let s = list.first(where: { $0.id == id }) { return s }
+        return try await openRepository().loadSnapshot(id)
+    }
+}
