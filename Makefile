@@ -2,13 +2,14 @@
 SWIFT     ?= swift
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BUILD_PKGS = libssl-dev libzstd-dev zlib1g-dev libpq-dev libcurl4-openssl-dev pkg-config
-TEST_PKGS  = $(BUILD_PKGS) attr acl tar gzip python3 postgresql postgresql-client python3-pip openssl restic
-PIP_TEST_PKGS = aiosmtpd 'moto[server]' boto3
+TEST_PKGS  = $(BUILD_PKGS) attr acl tar gzip python3 postgresql postgresql-client python3-pip openssl restic chromium
+PIP_TEST_PKGS = aiosmtpd 'moto[server]' boto3 prometheus_client websockets
 KURA       = .build/release/kura
+KURA_SERVE = .build/release/kura-serve
 SRC       ?= $(CURDIR)/docs/sample-tree
 DEMO_PW   ?= $(HOME)/.config/kura/demo-password
 
-.PHONY: all deps test-deps build release run test bench bench-thresholds bench-peers bench-scale docs stress clean install uninstall
+.PHONY: all deps test-deps build release serve run test bench bench-thresholds bench-peers bench-scale docs stress clean install uninstall
 
 all: build
 
@@ -23,11 +24,12 @@ deps:
 	$(call apt_install,$(BUILD_PKGS))
 
 # The notification tests start their own SMTP server (aiosmtpd) on loopback, the S3 tests moto behind
-# a signature-checking proxy (botocore); pip installs them (with --break-system-packages only where the
-# system Python refuses a plain install).
+# a signature-checking proxy (botocore), the dashboard tests drive Debian's headless chromium over the
+# DevTools protocol (websockets) and parse /metrics with Prometheus' reference parser (prometheus_client);
+# pip installs them (with --break-system-packages only where the system Python refuses a plain install).
 test-deps:
 	$(call apt_install,$(TEST_PKGS))
-	@python3 -c 'import aiosmtpd, moto.server, boto3, flask' 2>/dev/null || python3 -m pip install -q $(PIP_TEST_PKGS) 2>/dev/null \
+	@python3 -c 'import aiosmtpd, moto.server, boto3, flask, prometheus_client, websockets.sync.client' 2>/dev/null || python3 -m pip install -q $(PIP_TEST_PKGS) 2>/dev/null \
 	  || python3 -m pip install -q --break-system-packages $(PIP_TEST_PKGS)
 
 build: deps
@@ -35,6 +37,11 @@ build: deps
 
 release: deps
 	$(SWIFT) build -c release --product kura
+
+# The web server behind `kura serve` (hummingbird, SwiftNIO): a product of its own, so `make release` and
+# `make run` never compile NIO (times in docs/decisions.md). kura finds it next to itself.
+serve: deps
+	$(SWIFT) build -c release --product kura-serve
 
 # Demo: back up SRC (default: the sample tree in docs/) into the default repository, list, check, stats.
 run: release
@@ -99,6 +106,8 @@ FISHDIR  = $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
 install: release
 	install -d $(BINDIR) $(MANDIR) $(BASHDIR) $(ZSHDIR) $(FISHDIR)
 	install -m 0755 $(KURA) $(BINDIR)/kura
+	@if [ -x $(KURA_SERVE) ]; then install -m 0755 $(KURA_SERVE) $(BINDIR)/kura-serve; \
+	  else echo "note: kura-serve not built, so \`kura serve\` will not work; run \`make serve install\` for the dashboard"; fi
 	python3 docs/tools/gen_manpage.py $(KURA) > $(MANDIR)/kura.1.tmp && mv $(MANDIR)/kura.1.tmp $(MANDIR)/kura.1 && chmod 0644 $(MANDIR)/kura.1
 	$(KURA) --generate-completion-script bash > $(BASHDIR)/kura
 	$(KURA) --generate-completion-script zsh > $(ZSHDIR)/_kura
@@ -107,7 +116,7 @@ install: release
 	@echo "installed $(BINDIR)/kura; now: kura schedule install --cron (or --systemd) runs $(PREFIX)/bin/kura"
 
 uninstall:
-	rm -f $(BINDIR)/kura $(MANDIR)/kura.1 $(BASHDIR)/kura $(ZSHDIR)/_kura $(FISHDIR)/kura.fish
+	rm -f $(BINDIR)/kura $(BINDIR)/kura-serve $(MANDIR)/kura.1 $(BASHDIR)/kura $(ZSHDIR)/_kura $(FISHDIR)/kura.fish
 
 # The reference manual, docs/kura.md, from the program's own --help texts.
 docs: build

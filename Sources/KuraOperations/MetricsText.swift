@@ -39,11 +39,11 @@ public enum MetricsText {
               src.map { ($0, b($0.late)) }),
             f("kura_source_next_run_timestamp_seconds", "When the source is next due by its schedule (Unix time).", src.map { ($0, t($0.status.nextRun)) }),
             f("kura_source_bytes_added", "Bytes the source's newest backup added to the repository (compressed, encrypted).",
-              src.map { ($0, $0.lastBytesAdded.map(Double.init)) }),
-            f("kura_source_snapshots", "Snapshots of the source retained in the repository.", src.map { ($0, $0.status.snapshotCount.map(Double.init)) }),
+              src.map { ($0, $0.lastBytesAdded.map { Double($0) }) }),
+            f("kura_source_snapshots", "Snapshots of the source retained in the repository.", src.map { ($0, $0.status.snapshotCount.map { Double($0) }) }),
             f("kura_source_stored_bytes", "Bytes the source's retained snapshots added to the repository, summed.",
-              src.map { ($0, $0.status.storedBytes.map(Double.init)) }),
-            f("kura_source_latest_snapshot_bytes", "Logical size of the source's newest snapshot.", src.map { ($0, $0.status.latestSize.map(Double.init)) }),
+              src.map { ($0, $0.status.storedBytes.map { Double($0) }) }),
+            f("kura_source_latest_snapshot_bytes", "Logical size of the source's newest snapshot.", src.map { ($0, $0.status.latestSize.map { Double($0) }) }),
             f("kura_source_dedup_ratio", "Logical bytes of the retained snapshots divided by the bytes they stored.",
               src.map { ($0, $0.dedupRatio) }),
             f("kura_check_success", "1 if the last integrity check after the source's run passed, 0 if it found damage.",
@@ -58,12 +58,12 @@ public enum MetricsText {
             families.append(Family(name: name, help: help, samples: v.map { [([], $0)] } ?? []))
         }
         single("kura_repository_up", "1 if the repository could be opened and its snapshots listed.", o.repositoryError == nil ? 1 : 0)
-        single("kura_repository_snapshots", "Snapshots in the repository (every host).", o.storage.snapshots.map(Double.init))
+        single("kura_repository_snapshots", "Snapshots in the repository (every host).", o.storage.snapshots.map { Double($0) })
         single("kura_repository_logical_bytes", "Logical bytes of every snapshot (what restoring all of them would write).",
-               o.storage.logicalBytes.map(Double.init))
-        single("kura_repository_stored_bytes", "Bytes the repository's blobs take in packs (compressed, encrypted).", o.storage.storedBytes.map(Double.init))
-        single("kura_repository_free_bytes", "Free bytes on the file system holding a local repository.", o.storage.freeBytes.map(Double.init))
-        single("kura_repository_filesystem_bytes", "Size of the file system holding a local repository.", o.storage.fileSystemBytes.map(Double.init))
+               o.storage.logicalBytes.map { Double($0) })
+        single("kura_repository_stored_bytes", "Bytes the repository's blobs take in packs (compressed, encrypted).", o.storage.storedBytes.map { Double($0) })
+        single("kura_repository_free_bytes", "Free bytes on the file system holding a local repository.", o.storage.freeBytes.map { Double($0) })
+        single("kura_repository_filesystem_bytes", "Size of the file system holding a local repository.", o.storage.fileSystemBytes.map { Double($0) })
         single("kura_repository_growth_bytes_per_day", "Bytes stored per day, averaged over the last 14 days.", o.storage.growthBytesPerDay)
         single("kura_repository_days_until_full", "Free bytes divided by the daily growth.", o.storage.daysUntilFull)
         single("kura_last_gc_timestamp_seconds", "When kura run last collected garbage (Unix time).", t(o.lastGC))

@@ -17,7 +17,7 @@ import Testing
 
     func value(_ families: [String: [String: Any]], _ name: String, source: String? = nil) -> Double? {
         let samples = families[name]?["samples"] as? [[String: Any]] ?? []
-        return samples.first { source == nil || ($0["labels"] as? [String: String])?["source"] == source }?["value"] as? Double
+        return (samples.first { source == nil || ($0["labels"] as? [String: String])?["source"] == source }?["value"] as? NSNumber)?.doubleValue
     }
 
     @Test func theRendererIsValidPrometheusText() async throws {
@@ -32,7 +32,8 @@ import Testing
                      "kura_repository_stored_bytes", "kura_check_success", "kura_verify_restore_success", "kura_repository_free_bytes",
                      "kura_source_late", "kura_healthy"] {
             #expect(f[name]?["type"] as? String == "gauge", "\(name) missing or not a gauge")
-            #expect(!((f[name]?["help"] as? String) ?? "").isEmpty, "\(name) has no HELP")
+            let help = (f[name]?["help"] as? String) ?? ""
+            #expect(help.isEmpty == false, "\(name) has no HELP")
         }
         let lastSuccess = try #require(value(f, "kura_source_last_success_timestamp_seconds", source: "files"))
         #expect(abs(lastSuccess - (o.sources[0].status.lastSuccess?.timeIntervalSince1970 ?? 0)) < 1)

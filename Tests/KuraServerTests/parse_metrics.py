@@ -14,7 +14,7 @@ try:
         out[family.name] = {
             "type": family.type,
             "help": family.documentation,
-            "samples": [{"name": s.name, "labels": s.labels, "value": s.value} for s in family.samples],
+            "samples": [{"name": s.name, "labels": s.labels, "value": float(s.value)} for s in family.samples],
         }
 except Exception as e:  # the parser raises ValueError and friends
     print(f"parse error: {e}", file=sys.stderr)
