@@ -16,7 +16,8 @@ public actor DashboardData {
     private var openedAt: Date?
     private var cachedOverview: (value: Overview, at: Date)?
     private var cachedSnapshots: (value: [Snapshot], at: Date)?
-    private var knownSnapshotIDs: Set<BlobID> = []
+    /// The snapshot ids seen at the last listing (nil: none yet).
+    private var knownSnapshotIDs: Set<BlobID>?
 
     public init(runner: Runner, refreshSeconds: Double = 30) {
         self.runner = runner
@@ -52,6 +53,7 @@ public actor DashboardData {
     /// The overview, at most ``DashboardOptions/refreshSeconds`` old.
     public func overview() async -> Overview {
         if let c = cachedOverview, Date().timeIntervalSince(c.at) < refreshSeconds { return c.value }
+        _ = try? await snapshots()  // re-reads the index first if snapshots came or went (stored bytes)
         let repo = try? await openRepository()
         let o = await runner.overview(repository: repo, openError: repo == nil ? openError : nil)
         cachedOverview = (o, Date())
@@ -64,10 +66,8 @@ public actor DashboardData {
         if let c = cachedSnapshots, Date().timeIntervalSince(c.at) < refreshSeconds { return c.value }
         let repo = try await openRepository()
         let ids = Set(try await repo.snapshotIDs())
-        if ids != knownSnapshotIDs {
-            if !knownSnapshotIDs.isEmpty { try await repo.refreshIndex() }
-            knownSnapshotIDs = ids
-        }
+        if let known = knownSnapshotIDs, ids != known { try await repo.refreshIndex() }
+        knownSnapshotIDs = ids
         let list = try await repo.listSnapshots()
         cachedSnapshots = (list, Date())
         return list

@@ -98,6 +98,32 @@ import Testing
         }
     }
 
+    /// A server that stays up: snapshots saved after it started (new chunks, new index files) are
+    /// listed, browsed and downloaded without a restart.
+    @Test func snapshotsSavedLaterCanBeDownloaded() async throws {
+        let fixture = try await ServeFixture()
+        let app = try fixture.server().application(logger: RouteTests.logger)
+        try await app.test(.router) { client in
+            let before = try object(try await client.execute(uri: "/api/overview", method: .get))
+            let storedBefore = (before["storage"] as! [String: Any])["storedBytes"] as! Int
+            _ = try await client.execute(uri: "/api/sources/files/snapshots", method: .get)  // index loaded now
+
+            let fresh = randomBytes(200 << 10, seed: 99)
+            try Data(fresh).write(to: URL(fileURLWithPath: fixture.source + "/fresh.bin"))
+            let outcome = try await ServeFixture.runner(fixture.config).run(RunRequest(sources: ["files"]))
+            let id = try #require(outcome.results.first?.report.snapshotID)
+
+            let snaps = try JSONSerialization.jsonObject(with: Data(bytes(try await client.execute(uri: "/api/sources/files/snapshots", method: .get)))) as! [[String: Any]]
+            #expect(snaps.last?["id"] as? String == id)
+            let file = PathQuery.encode(Array((fixture.source + "/fresh.bin").utf8))
+            let r = try await client.execute(uri: "/snapshots/\(id)/file?path=\(file)", method: .get)
+            #expect(r.status == .ok, "\(body(r))")
+            #expect(bytes(r) == fresh)
+            let after = try object(try await client.execute(uri: "/api/overview", method: .get))
+            #expect((after["storage"] as! [String: Any])["storedBytes"] as! Int > storedBefore)
+        }
+    }
+
     @Test func readOnlyRefusesEveryOtherMethod() async throws {
         let fixture = try await ServeFixture()
         let app = try fixture.server().application(logger: RouteTests.logger)
