@@ -4,8 +4,9 @@ import KuraRepository
 /// The Prometheus text exposition format (version 0.0.4) of an ``Overview``: the one renderer behind
 /// `kura serve`'s `/metrics` and the file `kura run --textfile` writes for node_exporter's textfile
 /// collector. Names follow Prometheus conventions (base units, `_seconds`, `_bytes`, timestamps as
-/// `_timestamp_seconds`); the only label is `source` (a name from kura.toml), so cardinality stays
-/// at one series per source. Every metric is documented in docs/metrics.md.
+/// `_timestamp_seconds`); the labels are `source` (a name from kura.toml) and, for offsite copies,
+/// `target` (an `[[offsite]]` name), so cardinality stays at one series per source (and target).
+/// Every metric is documented in docs/metrics.md.
 public enum MetricsText {
     /// The content type of the format.
     public static let contentType = "text/plain; version=0.0.4; charset=utf-8"
@@ -53,6 +54,24 @@ public enum MetricsText {
               src.map { ($0, $0.status.lastVerifiedRestoreResult.map { $0.hasPrefix("ok") ? 1 : 0 }) }),
             f("kura_verify_restore_timestamp_seconds", "When the source's last verified restore ran (Unix time).",
               src.map { ($0, t($0.status.lastVerifiedRestore)) }),
+        ]
+        // Offsite targets ([[offsite]]): one series per source and target.
+        func offsite(_ name: String, _ help: String, _ value: (StatusReport.OffsiteStatus) -> Double?) -> Family {
+            Family(name: name, help: help, samples: src.flatMap { s in
+                s.status.offsite.compactMap { o in value(o).map { ([("source", s.status.name), ("target", o.target)], $0) } }
+            })
+        }
+        families += [
+            offsite("kura_offsite_last_copy_success", "1 if the last copy of the source to the offsite target succeeded, 0 if it failed.") {
+                $0.lastResult == "never" ? nil : ($0.lastResult == "success" ? 1 : 0)
+            },
+            offsite("kura_offsite_last_copy_timestamp_seconds", "When the source was last copied (or tried) to the offsite target (Unix time).") {
+                t($0.lastAttempt)
+            },
+            offsite("kura_offsite_lag_seconds", "Age of the newest snapshot of the source the offsite target holds.") { $0.lagSeconds },
+            offsite("kura_offsite_snapshots_behind", "Snapshots of the source newer than the newest copy on the offsite target.") {
+                $0.behind.map { Double($0) }
+            },
         ]
         func single(_ name: String, _ help: String, _ v: Double?) {
             families.append(Family(name: name, help: help, samples: v.map { [([], $0)] } ?? []))

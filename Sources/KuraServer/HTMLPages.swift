@@ -43,8 +43,10 @@ enum HTMLPages {
         b += card("full in", s.daysUntilFull.map { $0 > 36_500 ? "> 100 years" : String(format: "%.0f days", $0) } ?? "–", "at the current growth")
         b += card("snapshots", s.snapshots.map(String.init) ?? "?", o.lastGC.map { "last gc \(age($0, now))" })
         b += "</div>"
+        let offsite = o.sources.contains { !$0.status.offsite.isEmpty }
         b += "<h2>Sources</h2><table id=\"sources\"><tr><th>source</th><th>type</th><th>last run</th><th>next run</th><th>snapshots</th><th>stored</th>"
-            + "<th>added per day (\(Overview.historyDays) days)</th><th>dedup</th><th>last check</th><th>verified restore</th></tr>"
+            + "<th>added per day (\(Overview.historyDays) days)</th><th>dedup</th><th>last check</th><th>verified restore</th>"
+            + (offsite ? "<th>offsite</th>" : "") + "</tr>"
         for src in o.sources {
             let st = src.status
             let cls = st.lastResult == "failure" ? "failed" : src.late ? "late" : ""
@@ -57,7 +59,9 @@ enum HTMLPages {
             b += "<td class=\"n\">\(st.snapshotCount.map(String.init) ?? "?")</td><td class=\"n\">\(st.storedBytes.map(bytes) ?? "?")</td>"
             b += "<td>\(SVGChart.bars(src.bytesAddedPerDay))<br><small>last: \(src.lastBytesAdded.map(bytes) ?? "–")</small></td>"
             b += "<td class=\"n\">\(src.dedupRatio.map { String(format: "%.1f×", $0) } ?? "–")</td>"
-            b += "<td>\(checkCell(st.lastCheck, st.lastCheckResult, now))</td><td>\(checkCell(st.lastVerifiedRestore, st.lastVerifiedRestoreResult, now))</td></tr>"
+            b += "<td>\(checkCell(st.lastCheck, st.lastCheckResult, now))</td><td>\(checkCell(st.lastVerifiedRestore, st.lastVerifiedRestoreResult, now))</td>"
+            if offsite { b += "<td>\(st.offsite.map { offsiteLine($0, now) }.joined(separator: "<br>"))</td>" }
+            b += "</tr>"
         }
         b += "</table>"
         if let e = o.repositoryError { b += "<p class=\"bad\">repository: \(esc(e))</p>" }
@@ -67,6 +71,15 @@ enum HTMLPages {
 
     static func card(_ label: String, _ value: String, _ note: String?) -> String {
         "<div class=\"card\"><span class=\"muted\">\(esc(label))</span><b>\(esc(value))</b><small class=\"muted\">\(esc(note ?? ""))</small></div>"
+    }
+
+    /// One offsite target of a source: result, how old its newest copy is, how many snapshots it lacks.
+    static func offsiteLine(_ o: StatusReport.OffsiteStatus, _ now: Date) -> String {
+        let result = o.lastResult == "success" ? "<span class=\"ok\">ok</span>" : o.lastResult == "failure" ? "<span class=\"bad\">FAILED</span>" : "<span class=\"muted\">never</span>"
+        var line = "\(esc(o.target)): \(result)"
+        if let t = o.newestCopiedTime { line += " · lag \(age(t, now).replacingOccurrences(of: " ago", with: ""))" }
+        if let n = o.behind, n > 0 { line += " · \(n) behind" }
+        return line
     }
 
     static func checkCell(_ date: Date?, _ result: String?, _ now: Date) -> String {

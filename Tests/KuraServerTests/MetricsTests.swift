@@ -48,10 +48,15 @@ import Testing
         #expect(value(f, "kura_repository_stored_bytes") == Double(o.storage.storedBytes ?? 0))
         #expect((value(f, "kura_repository_free_bytes") ?? 0) > 0)
         #expect(value(f, "kura_healthy") == 0)
-        // Low cardinality: the only label is the source.
+        // The offsite target: its copy succeeded, and the lag is the age of the newest copied snapshot.
+        let offsite = (f["kura_offsite_lag_seconds"]?["samples"] as? [[String: Any]])?.first
+        #expect((offsite?["labels"] as? [String: String]) == ["source": "files", "target": fixture.root + "/offsite"])
+        #expect(((offsite?["value"] as? NSNumber)?.doubleValue ?? -1) >= 0)
+        #expect(value(f, "kura_offsite_last_copy_success", source: "files") == 1)
+        // Low cardinality: the only labels are the source and the offsite target.
         for (_, family) in f {
             for s in family["samples"] as! [[String: Any]] {
-                #expect(Set((s["labels"] as! [String: String]).keys).isSubset(of: ["source"]))
+                #expect(Set((s["labels"] as! [String: String]).keys).isSubset(of: ["source", "target"]))
             }
         }
     }

@@ -32,6 +32,7 @@ import Testing
             #expect(page.contains("<tr class=\"late\" data-source=\"idle\">"))
             #expect(page.contains("<svg class=\"chart\""))
             #expect(page.contains("NOT HEALTHY"))
+            #expect(page.contains("<th>offsite</th>") && page.contains("\(fixture.root)/offsite: <span class=\"ok\">ok</span> · lag"), "the offsite column")
 
             // The same figures as JSON.
             let o = try object(try await client.execute(uri: "/api/overview", method: .get))
@@ -71,10 +72,10 @@ import Testing
             let blob = try await client.execute(uri: "/snapshots/\(id)/file?path=\(dataDir)/blob.bin", method: .get)
             #expect(blob.status == .ok)
             #expect(blob.headers[.contentDisposition]?.contains("blob.bin") == true)
-            #expect(bytes(blob) == fixture.blob)
+            #expect(Data(bytes(blob)) == Data(fixture.blob))
             // A name that is not UTF-8 travels percent-encoded byte by byte.
             let odd = PathQuery.encode(Array((fixture.source + "/data/").utf8) + ServeFixture.oddName)
-            #expect(bytes(try await client.execute(uri: "/snapshots/\(id)/file?path=\(odd)", method: .get)) == Array("odd name, odd bytes\n".utf8))
+            #expect(body(try await client.execute(uri: "/snapshots/\(id)/file?path=\(odd)", method: .get)) == "odd name, odd bytes\n")
             let archive = try await client.execute(uri: "/snapshots/\(id)/archive?path=\(dataDir)/deeper", method: .get)
             #expect(archive.status == .ok)
             let tgz = try TemporaryFolder("kura-serve-tgz")
@@ -118,7 +119,7 @@ import Testing
             let file = PathQuery.encode(Array((fixture.source + "/fresh.bin").utf8))
             let r = try await client.execute(uri: "/snapshots/\(id)/file?path=\(file)", method: .get)
             #expect(r.status == .ok, "\(body(r))")
-            #expect(bytes(r) == fresh)
+            #expect(Data(bytes(r)) == Data(fresh))
             let after = try object(try await client.execute(uri: "/api/overview", method: .get))
             #expect((after["storage"] as! [String: Any])["storedBytes"] as! Int > storedBefore)
         }

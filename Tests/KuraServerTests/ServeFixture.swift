@@ -5,6 +5,7 @@ import KuraRepository
 import KuraServer
 import KuraStore
 import KuraTestSupport
+import Logging
 
 /// A configuration with three sources and a real repository with real backups made by `kura run`'s
 /// library (``Runner``) on four different days: `files` (a folder, backed up every day, so its chart has
@@ -44,6 +45,7 @@ final class ServeFixture: Sendable {
         paths = ["\(root)/src"]
         schedule = "0 3 * * *"
         check = { verify-restore = "always" }
+        offsite = "\(root)/offsite"
 
         [[source]]
         name = "broken"
@@ -66,7 +68,10 @@ final class ServeFixture: Sendable {
         options.kdfCost = (n: 1 << 10, r: 8, p: 1)
         options.chunker = ChunkerParameters(minSize: 4 << 10, averageSize: 16 << 10, maxSize: 64 << 10)
         options.packSize = 1 << 20
-        _ = try await Repository.initialize(store: try StoreFactory.open(root + "/repo", create: true), password: Array(password.utf8), options: options)
+        let repository = try await Repository.initialize(store: try StoreFactory.open(root + "/repo", create: true), password: Array(password.utf8), options: options)
+        // The offsite target: a second local repository with the same chunker (so copies dedup).
+        options.chunkerKey = repository.chunkerSecret
+        _ = try await Repository.initialize(store: try StoreFactory.open(root + "/offsite", create: true), password: Array(password.utf8), options: options)
 
         // Four days of backups of `files`, new data each day; the failing source on the last day.
         var blob: [UInt8] = []
@@ -74,7 +79,7 @@ final class ServeFixture: Sendable {
         for day in (0..<4).reversed() {
             blob += randomBytes((96 << 10) * (4 - day), seed: UInt64(day + 1))
             try Data(blob).write(to: URL(fileURLWithPath: root + "/src/data/blob.bin"))
-            let outcome = try await ServeFixture.runner(config, clock: now.addingTimeInterval(-Double(day) * 86_400 - 60))
+            let outcome = try await ServeFixture.runner(config, clock: now.addingTimeInterval(-Double(day) * 86_400))
                 .run(RunRequest(sources: day == 0 ? ["files", "broken"] : ["files"]))
             guard outcome.results.first?.report.success == true else { throw FixtureError(description: "backup failed: \(outcome.results)") }
         }
@@ -90,7 +95,7 @@ final class ServeFixture: Sendable {
     }
 
     static func runner(_ config: Configuration, clock: Date? = nil) -> Runner {
-        Runner(config: config, environment: environment(clock: clock))
+        Runner(config: config, environment: environment(clock: clock), logger: Logger(label: "kura.run.test", factory: { _ in SwiftLogNoOpLogHandler() }))
     }
 
     /// A dashboard over this fixture's configuration (opening the repository as `kura serve` does).
