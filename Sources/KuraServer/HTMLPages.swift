@@ -11,7 +11,7 @@ enum HTMLPages {
     body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222;background:#fafafa}
     h1{font-size:1.4em;margin:0 0 .3em}h2{font-size:1.1em;margin:1.2em 0 .4em}
     table{border-collapse:collapse;background:#fff}th,td{padding:.3em .6em;border-bottom:1px solid #ddd;text-align:left;vertical-align:middle}
-    th{background:#eee;font-weight:600}td.n{text-align:right;font-variant-numeric:tabular-nums}
+    th{background:#eee;font-weight:600}td.n{text-align:right;font-variant-numeric:tabular-nums}td.t,td.n{white-space:nowrap}
     tr.failed td{background:#fde2e1}tr.late td{background:#fff3cd}.bad{color:#b00020;font-weight:600}.ok{color:#1b7f3b;font-weight:600}
     .muted{color:#777}.cards{display:flex;flex-wrap:wrap;gap:.6em;margin:.6em 0}.card{background:#fff;border:1px solid #ddd;padding:.5em .8em;min-width:9em}
     .card b{display:block;font-size:1.2em}a{color:#0b57d0;text-decoration:none}a:hover{text-decoration:underline}
@@ -55,7 +55,7 @@ enum HTMLPages {
             var last = result + (st.lastRun.map { " · \(age($0, now))" } ?? "")
             if st.lastResult == "failure", let e = st.lastError { last += "<br><small>\(esc(String(e.split(separator: "\n").first ?? "")))</small>" }
             b += "<tr class=\"\(cls)\" data-source=\"\(esc(st.name))\"><td><a href=\"/sources/\(url(st.name))\">\(esc(st.name))</a></td><td>\(esc(st.type))</td>"
-            b += "<td>\(last)</td><td>\(st.nextRun.map { esc(time($0, zone)) } ?? "<span class=\"muted\">no schedule</span>")\(st.due ? " (due)" : "")</td>"
+            b += "<td>\(last)</td><td class=\"t\">\(st.nextRun.map { esc(time($0, zone)) } ?? "<span class=\"muted\">no schedule</span>")\(st.due ? "<br>(due)" : "")</td>"
             b += "<td class=\"n\">\(st.snapshotCount.map(String.init) ?? "?")</td><td class=\"n\">\(st.storedBytes.map(bytes) ?? "?")</td>"
             b += "<td>\(SVGChart.bars(src.bytesAddedPerDay))<br><small>last: \(src.lastBytesAdded.map(bytes) ?? "–")</small></td>"
             b += "<td class=\"n\">\(src.dedupRatio.map { String(format: "%.1f×", $0) } ?? "–")</td>"

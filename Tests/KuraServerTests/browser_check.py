@@ -34,7 +34,8 @@ class Browser:
                 raise SystemExit("chromium did not start: " + open(os.path.join(profile, "chromium.log")).read()[-2000:])
             time.sleep(0.1)
         port, path = open(port_file).read().split()[:2]
-        self.ws = connect(f"ws://127.0.0.1:{port}{path}", max_size=None, open_timeout=20)
+        self.connection = connect(f"ws://127.0.0.1:{port}{path}", max_size=None, open_timeout=20)
+        self.ws = self.connection.__enter__()
         self.next_id = 0
         self.events = []
         self.session = None
@@ -89,7 +90,7 @@ class Browser:
 
     def close(self):
         try:
-            self.ws.close()
+            self.connection.__exit__(None, None, None)
         finally:
             self.proc.terminate()
             try:
