@@ -95,7 +95,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .target(name: "KuraServer", dependencies: [
-            "KuraCore", "KuraCrypto", "KuraRepository", "KuraRestorer", "KuraOperations",
+            "KuraCore", "KuraCrypto", "KuraRepository", "KuraRestorer", "KuraOperations", "KuraNotify",
             .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "kura-serve", dependencies: [

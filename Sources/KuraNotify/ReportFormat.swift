@@ -1,6 +1,6 @@
 import Foundation
 
-/// How numbers, sizes, durations and times read in reports.
+/// How numbers, sizes, durations and times read in reports (and on the dashboard).
 public enum ReportFormat {
     /// "1.21 GiB", "512 B" (binary units, as `kura stats` shows them).
     public static func bytes(_ n: UInt64) -> String {
@@ -64,7 +64,7 @@ public enum ReportFormat {
     }
 
     /// Text safe inside HTML elements and attribute values.
-    static func html(_ s: String) -> String {
+    public static func html(_ s: String) -> String {
         var out = ""
         out.reserveCapacity(s.utf8.count)
         for c in s.unicodeScalars {

@@ -1,4 +1,5 @@
 import Foundation
+import KuraNotify
 import KuraOperations
 import KuraRepository
 import KuraRestorer
@@ -183,21 +184,8 @@ enum HTMLPages {
 
     // MARK: - Formatting
 
-    static func esc(_ s: String) -> String {
-        var out = ""
-        out.reserveCapacity(s.count)
-        for c in s.unicodeScalars {
-            switch c {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default: out.unicodeScalars.append(c)
-            }
-        }
-        return out
-    }
+    /// Text safe in HTML (the reports' escaping).
+    static func esc(_ s: String) -> String { ReportFormat.html(s) }
 
     static func time(_ d: Date, _ zone: TimeZone) -> String {
         let f = DateFormatter()
@@ -213,12 +201,8 @@ enum HTMLPages {
         return s >= 0 ? "\(text) ago" : "in \(text)"
     }
 
-    static func bytes(_ n: UInt64) -> String {
-        let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
-        var v = Double(n), i = 0
-        while v >= 1024, i < units.count - 1 { v /= 1024; i += 1 }
-        return i == 0 ? "\(n) B" : String(format: "%.1f %@", v, units[i])
-    }
+    /// "1.21 GiB" (the reports' format).
+    static func bytes(_ n: UInt64) -> String { ReportFormat.bytes(n) }
 
     /// A path segment (a source name) percent-encoded.
     static func url(_ s: String) -> String { PathQuery.encode(Array(s.utf8)) }
