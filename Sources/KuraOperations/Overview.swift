@@ -74,13 +74,15 @@ public struct Overview: Sendable, Codable {
 
 extension Runner {
     /// Builds the overview from a repository opened already (nil: it could not be, for `openError`).
-    /// Lists snapshots and run records once; reads no pack data.
-    public func overview(repository: Repository?, openError: String? = nil) async -> Overview {
+    /// Lists snapshots (unless the caller passes them, `listed`) and run records once; reads no pack data.
+    public func overview(repository: Repository?, openError: String? = nil, snapshots listed: [Snapshot]? = nil) async -> Overview {
         var openError = openError
-        var snapshots: [Snapshot]?
+        var snapshots: [Snapshot]? = listed
         var records: [RunReport] = []
         if let repository {
-            do { snapshots = try await repository.listSnapshots() } catch { openError = "\(error)" }
+            if snapshots == nil {
+                do { snapshots = try await repository.listSnapshots() } catch { openError = "\(error)" }
+            }
             records = await Runner.runRecords(repository)
         }
         let status = await self.status(repository: snapshots == nil ? nil : repository, openError: openError, snapshots: snapshots)

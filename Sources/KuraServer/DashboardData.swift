@@ -53,22 +53,28 @@ public actor DashboardData {
     /// The overview, at most ``DashboardOptions/refreshSeconds`` old.
     public func overview() async -> Overview {
         if let c = cachedOverview, Date().timeIntervalSince(c.at) < refreshSeconds { return c.value }
-        _ = try? await snapshots()  // re-reads the index first if snapshots came or went (stored bytes)
+        let listed = try? await snapshots()  // re-reads the index first if snapshots came or went (stored bytes)
         let repo = try? await openRepository()
-        let o = await runner.overview(repository: repo, openError: repo == nil ? openError : nil)
+        let o = await runner.overview(repository: repo, openError: repo == nil ? openError : nil, snapshots: listed)
         cachedOverview = (o, Date())
         return o
     }
 
-    /// Every snapshot, oldest first, at most ``DashboardOptions/refreshSeconds`` old. When the set
-    /// changed since the last look, the index is read again first (a snapshot is saved after its index).
+    /// Every snapshot, oldest first, at most ``DashboardOptions/refreshSeconds`` old. Snapshots are
+    /// immutable, so they are read again only when the listing of ids changed; then the index is read
+    /// again first (a snapshot is saved after its index).
     public func snapshots() async throws -> [Snapshot] {
         if let c = cachedSnapshots, Date().timeIntervalSince(c.at) < refreshSeconds { return c.value }
         let repo = try await openRepository()
         let ids = Set(try await repo.snapshotIDs())
+        if let known = knownSnapshotIDs, let c = cachedSnapshots, ids == known {
+            cachedSnapshots = (c.value, Date())
+            return c.value
+        }
         if let known = knownSnapshotIDs, ids != known { try await repo.refreshIndex() }
+        // Only those listed before the index was read: a snapshot saved in between waits for the next look.
+        let list = try await repo.listSnapshots().filter { $0.id.map(ids.contains) ?? false }
         knownSnapshotIDs = ids
-        let list = try await repo.listSnapshots()
         cachedSnapshots = (list, Date())
         return list
     }
