@@ -107,7 +107,7 @@ public struct DashboardServer: Sendable {
         let repository = browser.repository
         let content = node.content
         return Response(status: .ok,
-                        headers: [.contentType: "application/octet-stream", .contentDisposition: disposition(node.name),
+                        headers: [.contentType: "application/octet-stream", .contentDisposition: disposition(node.name), .xContentTypeOptions: "nosniff",
                                   .contentLength: String(node.size), .cacheControl: "no-store"],
                         body: ResponseBody(contentLength: Int(node.size)) { writer in
                             try await ContentStreamer(repository: repository).stream(content) { bytes in
@@ -211,8 +211,16 @@ func json(_ value: some Encodable) throws -> Response {
              body: ResponseBody(byteBuffer: ByteBuffer(bytes: try jsonEncoder.encode(value) + [10])))
 }
 
-func html(_ text: String) -> Response {
-    Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+/// Pages carry no script and load nothing: the policy says so, so that a name in a snapshot that got
+/// past the escaping could still not run anything; no framing, no sniffing, no referrer.
+let pageHeaders: HTTPFields = [
+    .contentType: "text/html; charset=utf-8",
+    .contentSecurityPolicy: "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'none'; frame-ancestors 'none'",
+    .xContentTypeOptions: "nosniff", .init("Referrer-Policy")!: "no-referrer",
+]
+
+func html(_ text: String, status: HTTPResponse.Status = .ok) -> Response {
+    Response(status: status, headers: pageHeaders, body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
 }
 
 /// The HTTP status for an error: 404 not found, 400 bad input, 503 repository unreachable, else 500.
@@ -230,8 +238,7 @@ func page(_ body: () async throws -> Response) async throws -> Response {
     do { return try await body() } catch {
         let e = KuraError.from(error)
         let status = httpStatus(e)
-        return Response(status: status, headers: [.contentType: "text/html; charset=utf-8"],
-                        body: ResponseBody(byteBuffer: ByteBuffer(string: HTMLPages.error(status.code, e.message, hint: e.hint))))
+        return html(HTMLPages.error(status.code, e.message, hint: e.hint), status: status)
     }
 }
 

@@ -26,6 +26,7 @@ import Testing
             let overview = try await client.execute(uri: "/", method: .get)
             #expect(overview.status == .ok)
             #expect(overview.headers[.contentType] == "text/html; charset=utf-8")
+            #expect(overview.headers[.contentSecurityPolicy]?.hasPrefix("default-src 'none'") == true)
             let page = body(overview)
             for name in ["files", "broken", "idle"] { #expect(page.contains("data-source=\"\(name)\""), "\(name) missing") }
             #expect(page.contains("<tr class=\"failed\" data-source=\"broken\">"))
