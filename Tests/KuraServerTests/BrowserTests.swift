@@ -7,17 +7,12 @@ import Testing
 /// (browser_check.py): overview screenshot into .build/test-output/, then source → snapshot → folders →
 /// file, downloaded by the browser and compared byte for byte with the backed-up file.
 @Suite(.serialized) struct BrowserTests {
-    static var chromium: String? {
-        ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first { FileManager.default.isExecutableFile(atPath: $0) }
-    }
-
-    @Test func chromiumLoadsTheOverviewAndDownloadsAFile() async throws {
-        let chromium = try #require(BrowserTests.chromium, "chromium is not installed: `make test-deps` installs Debian's chromium")
-        let fixture = try await ServeFixture()
+    /// Starts `kura serve ARGUMENTS` and returns it with the base URL it printed.
+    static func startServe(_ fixture: ServeFixture, _ arguments: [String]) throws -> (TestProcess.Launched, String) {
         let output = Pipe()
-        let server = try TestProcess.start(KuraBinary.url, ["serve", "--config", fixture.configPath, "--listen", "127.0.0.1:0"],
-                                           environment: fixture.processEnvironment, stdout: .handle(output), stderr: .file(URL(fileURLWithPath: fixture.root + "/serve.err")))
-        defer { kill(server.pid, SIGTERM) }
+        let errors = fixture.root + "/serve-\(UUID().uuidString.prefix(6)).err"
+        let server = try TestProcess.start(KuraBinary.url, ["serve", "--config", fixture.configPath] + arguments,
+                                           environment: fixture.processEnvironment, stdout: .handle(output), stderr: .file(URL(fileURLWithPath: errors)))
         // "kura serve: listening on http://127.0.0.1:PORT/"
         var line = Data()
         let deadline = Date().addingTimeInterval(60)
@@ -27,13 +22,58 @@ import Testing
             line.append(chunk)
         }
         let text = String(decoding: line, as: UTF8.self)
-        let serveErrors = (try? String(contentsOfFile: fixture.root + "/serve.err", encoding: .utf8)) ?? ""
-        let base = try #require(text.range(of: "http://").map { String(text[$0.lowerBound...].prefix { !$0.isWhitespace }) }, "\(text) \(serveErrors)")
+        guard let url = text.range(of: "http://").map({ String(text[$0.lowerBound...].prefix { !$0.isWhitespace }) }) else {
+            kill(server.pid, SIGKILL)
+            throw FixtureError(description: "kura serve did not start: \(text) \((try? String(contentsOfFile: errors, encoding: .utf8)) ?? "")")
+        }
+        return (server, String(url.dropLast()))
+    }
+
+    /// The real program on a non-loopback address with a token, over TCP: 401 without the token or with a
+    /// wrong one, 200 with it, 405 for a POST; and SIGTERM (what systemd sends) stops it cleanly, exit 0.
+    @Test func theProgramWithATokenOverTCPAndSIGTERM() async throws {
+        let fixture = try await ServeFixture()
+        let tokenFile = fixture.root + "/token"
+        let token = "live-token-0123456789abcdef"
+        try Data((token + "\n").utf8).write(to: URL(fileURLWithPath: tokenFile))
+        chmod(tokenFile, 0o600)
+        let (server, base) = try BrowserTests.startServe(fixture, ["--listen", "0.0.0.0:0", "--token-file", tokenFile])
+        let port = base.split(separator: ":").last.map(String.init) ?? ""
+        let url = "http://127.0.0.1:\(port)/metrics"
+        let without = try TestProcess.command(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", url])
+        #expect(without.out == "401", "\(without)")
+        let wrong = try TestProcess.command(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Authorization: Bearer \(token)-", url])
+        #expect(wrong.out == "401", "\(wrong)")
+        let with = try TestProcess.command(["curl", "-s", "-H", "Authorization: Bearer \(token)", url])
+        #expect(with.out.contains("kura_source_last_run_success{source=\"files\"} 1"), "\(with)")
+        let post = try TestProcess.command(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "-H", "Authorization: Bearer \(token)", url])
+        #expect(post.out == "405", "\(post)")
+
+        kill(server.pid, SIGTERM)
+        let stopped = await withTaskGroup(of: Int32?.self) { group in
+            group.addTask { await server.wait() }
+            group.addTask { try? await Task.sleep(for: .seconds(20)); return nil }
+            defer { group.cancelAll() }
+            return await group.next() ?? nil
+        }
+        if stopped == nil { kill(server.pid, SIGKILL) }
+        #expect(stopped == 0, "SIGTERM must stop kura serve cleanly (exit 0), got \(String(describing: stopped))")
+    }
+
+    static var chromium: String? {
+        ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    @Test func chromiumLoadsTheOverviewAndDownloadsAFile() async throws {
+        let chromium = try #require(BrowserTests.chromium, "chromium is not installed: `make test-deps` installs Debian's chromium")
+        let fixture = try await ServeFixture()
+        let (server, base) = try BrowserTests.startServe(fixture, ["--listen", "127.0.0.1:0"])
+        defer { kill(server.pid, SIGTERM) }
         let expected = fixture.root + "/expected.bin"
         try Data(fixture.blob).write(to: URL(fileURLWithPath: expected))
 
         let r = try await TestProcess.run(URL(fileURLWithPath: "/usr/bin/env"),
-                                          ["python3", TestOutput.script("browser_check.py"), "--chromium", chromium, "--base", String(base.dropLast()),
+                                          ["python3", TestOutput.script("browser_check.py"), "--chromium", chromium, "--base", base,
                                            "--out", TestOutput.folder, "--source", "files", "--folder", fixture.source + "/data",
                                            "--file", "blob.bin", "--expect", expected], environment: nil)
         #expect(r.status == 0, "\(r)")
