@@ -91,6 +91,10 @@ public actor DashboardData {
     /// One snapshot by full id, unique prefix (at least 4 hex digits) or `latest` (the repository's rule).
     public func snapshot(_ reference: String) async throws -> Snapshot {
         let list = try await snapshots()
+        if reference == "latest" {  // the newest of every host, as the repository's rule says; from the cache
+            guard let newest = list.last else { throw KuraError(.notFound, "the repository has no snapshots") }
+            return newest
+        }
         let id = try await openRepository().resolveSnapshotID(reference)
         if let s = list.first(where: { $0.id == id }) { return s }
         return try await openRepository().loadSnapshot(id)

@@ -74,6 +74,7 @@ import Testing
             #expect(blob.status == .ok)
             #expect(blob.headers[.contentDisposition]?.contains("blob.bin") == true)
             #expect(Data(bytes(blob)) == Data(fixture.blob))
+            #expect(Data(bytes(try await client.execute(uri: "/snapshots/latest/file?path=\(dataDir)/blob.bin", method: .get))) == Data(fixture.blob))
             // A name that is not UTF-8 travels percent-encoded byte by byte.
             let odd = PathQuery.encode(Array((fixture.source + "/data/").utf8) + ServeFixture.oddName)
             #expect(body(try await client.execute(uri: "/snapshots/\(id)/file?path=\(odd)", method: .get)) == "odd name, odd bytes\n")
