@@ -160,13 +160,15 @@ struct SnapshotInfo: Codable, Sendable {
     var totalBytes: UInt64?
     var bytesStored: UInt64?
     var incomplete: Bool
+    /// A "full": the backup re-read every file (`full-every`), tagged `full`.
+    var full: Bool
     var parent: String?
 
     init(_ s: Snapshot) {
         id = s.id?.hex ?? ""; time = s.date; host = s.host; paths = s.paths; tags = s.tags
         source = s.tags.first { $0.hasPrefix("source:") }.map { String($0.dropFirst(7)) }
         files = s.summary?.files; totalBytes = s.summary?.totalBytes; bytesStored = s.summary?.bytesStored
-        incomplete = s.incomplete; parent = s.parent
+        incomplete = s.incomplete; full = s.tags.contains("full"); parent = s.parent
     }
 }
 

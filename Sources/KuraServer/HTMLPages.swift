@@ -118,7 +118,7 @@ enum HTMLPages {
             let id = s.id?.hex ?? ""
             b += "<tr\(anchor)><td>\(esc(time(s.date, zone)))</td><td><a class=\"snapshot\" href=\"/snapshots/\(id)\"><code>\(esc(String(id.prefix(8))))</code></a></td>"
             b += "<td class=\"n\">\(s.summary.map { String($0.files) } ?? "?")</td><td class=\"n\">\(s.summary.map { bytes($0.totalBytes) } ?? "?")</td>"
-            b += "<td class=\"n\">\(s.summary.map { bytes($0.bytesStored) } ?? "?")</td><td>\(s.incomplete ? "<span class=\"bad\">incomplete</span>" : "")</td></tr>"
+            b += "<td class=\"n\">\(s.summary.map { bytes($0.bytesStored) } ?? "?")</td><td>\(s.tags.contains("full") ? "full " : "")\(s.incomplete ? "<span class=\"bad\">incomplete</span>" : "")</td></tr>"
         }
         b += "</table>"
         return page("kura · \(name)", b)
