@@ -38,6 +38,8 @@ public enum MetricsText {
             f("kura_source_last_run_duration_seconds", "How long the source's last run took.", src.map { ($0, $0.status.lastDurationSeconds) }),
             f("kura_source_late", "1 if a scheduled source has no success within its schedule plus the grace period.",
               src.map { ($0, b($0.late)) }),
+            f("kura_source_late_since_timestamp_seconds", "When a late source became late: its last success plus one schedule interval plus its grace (Unix time).",
+              src.map { ($0, t($0.status.lateSince)) }),
             f("kura_source_next_run_timestamp_seconds", "When the source is next due by its schedule (Unix time).", src.map { ($0, t($0.status.nextRun)) }),
             f("kura_source_bytes_added", "Bytes the source's newest backup added to the repository (compressed, encrypted).",
               src.map { ($0, $0.lastBytesAdded.map { Double($0) }) }),

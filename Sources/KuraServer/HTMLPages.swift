@@ -52,7 +52,7 @@ enum HTMLPages {
             let st = src.status
             let cls = st.lastResult == "failure" ? "failed" : src.late ? "late" : ""
             var result = st.lastResult == "success" ? "<span class=\"ok\">success</span>" : st.lastResult == "failure" ? "<span class=\"bad\">FAILED</span>" : "<span class=\"muted\">never</span>"
-            if src.late { result += " <span class=\"bad\">LATE</span>" }
+            if src.late { result += " <span class=\"bad\">LATE</span>" + (st.lateSince.map { " <small>since \(age($0, now))</small>" } ?? "") }
             var last = result + (st.lastRun.map { " · \(age($0, now))" } ?? "")
             if st.lastResult == "failure", let e = st.lastError { last += "<br><small>\(esc(String(e.split(separator: "\n").first ?? "")))</small>" }
             b += "<tr class=\"\(cls)\" data-source=\"\(esc(st.name))\"><td><a href=\"/sources/\(url(st.name))\">\(esc(st.name))</a></td><td>\(esc(st.type))</td>"

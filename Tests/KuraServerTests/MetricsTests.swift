@@ -61,6 +61,23 @@ import Testing
         }
     }
 
+    /// Three days later without a run, the daily source is late, since its last success plus one day
+    /// plus the default grace of an hour.
+    @Test func aSourceThatStoppedIsLate() async throws {
+        let fixture = try await ServeFixture()
+        let now = Date()
+        let later = await ServeFixture.runner(fixture.config, clock: now.addingTimeInterval(3 * 86_400))
+            .overview(repository: try await fixture.openRepository())
+        let path = fixture.root + "/later.prom"
+        try Data(MetricsText.render(later).utf8).write(to: URL(fileURLWithPath: path))
+        let f = try parse(path)
+        #expect(value(f, "kura_source_late", source: "files") == 1)
+        let lastSuccess = try #require(later.sources.first { $0.status.name == "files" }?.status.lastSuccess)
+        let since = try #require(value(f, "kura_source_late_since_timestamp_seconds", source: "files"))
+        #expect(abs(since - (lastSuccess.timeIntervalSince1970 + 86_400 + 3_600)) < 1)
+        #expect(value(f, "kura_source_late_since_timestamp_seconds", source: "idle") == nil, "never succeeded: late, but since no time")
+    }
+
     @Test func labelValuesAreEscaped() throws {
         #expect(MetricsText.escapeLabel("a\"b\\c\nd") == "a\\\"b\\\\c\\nd")
         #expect(MetricsText.format(3) == "3")
