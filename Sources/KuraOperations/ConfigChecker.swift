@@ -147,6 +147,18 @@ public struct ConfigChecker: Sendable {
             out.append(Finding(subject: "state", level: .error, message: "the state folder \(stateDir) is not writable", hint: "set state-dir, or run as root"))
         }
 
+        // Metrics textfile: its folder must exist and be writable (node_exporter's collector folder).
+        if let m = config.metricsTextfile {
+            let folder = (m as NSString).deletingLastPathComponent
+            var isDir: ObjCBool = false
+            if FileManager.default.fileExists(atPath: folder, isDirectory: &isDir), isDir.boolValue, FileManager.default.isWritableFile(atPath: folder) {
+                out.append(Finding(subject: "metrics-textfile", level: .ok, message: "kura run writes its metrics to \(m)"))
+            } else {
+                out.append(Finding(subject: "metrics-textfile", level: .error, message: "\(folder) is not a writable folder: kura run could not write \(m)",
+                                   hint: "point metrics-textfile into node_exporter's --collector.textfile.directory, or create that folder"))
+            }
+        }
+
         // Notification channels.
         if config.notify.isEmpty {
             out.append(Finding(subject: "notify", level: .warning, message: "no [[notify]] channel: failures reach nobody", hint: "add an smtp, sendmail or webhook channel"))

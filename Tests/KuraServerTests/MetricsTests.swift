@@ -110,6 +110,20 @@ import Testing
         #expect(bad.err.contains("metrics textfile was not written"), "\(bad)")
     }
 
+    /// `kura config check` says whether the textfile's folder can be written.
+    @Test func configCheckLooksAtTheTextfileFolder() async throws {
+        let fixture = try await ServeFixture()
+        for (folder, level) in [(fixture.root, "ok"), (fixture.root + "/missing", "error")] {
+            var config = fixture.config
+            config.metricsTextfile = folder + "/kura.prom"
+            var checker = ConfigChecker(config: config, environment: ServeFixture.environment())
+            checker.testNotifications = false
+            checker.testRepository = false
+            let findings = await checker.run()
+            #expect(findings.first { $0.subject == "metrics-textfile" }?.level.rawValue == level, "\(folder): \(findings)")
+        }
+    }
+
     @Test func theConfigurationKeyIsChecked() throws {
         let folder = try TemporaryFolder("kura-serve-config")
         func parse(_ value: String) throws -> Configuration {
