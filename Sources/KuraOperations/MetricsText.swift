@@ -75,6 +75,15 @@ public enum MetricsText {
                 $0.behind.map { Double($0) }
             },
         ]
+        // WAL archiving (postgres sources with wal-archive): how old the newest archived segment is.
+        families += [
+            f("kura_wal_last_archived_age_seconds", "Age of the newest archived WAL segment of the source (the archive lag as the repository sees it).",
+              src.map { ($0, $0.status.wal?.lastArchivedAgeSeconds) }),
+            f("kura_wal_continuous", "1 if point-in-time recovery from the oldest base backup to the newest segment is possible (no gap).",
+              src.map { ($0, $0.status.wal.map { $0.continuous ? 1 : 0 }) }),
+            f("kura_wal_gaps", "Missing WAL segment ranges between the oldest base backup and the newest segment.",
+              src.map { ($0, $0.status.wal.map { Double($0.gaps.count) }) }),
+        ]
         func single(_ name: String, _ help: String, _ v: Double?) {
             families.append(Family(name: name, help: help, samples: v.map { [([], $0)] } ?? []))
         }

@@ -45,9 +45,10 @@ enum HTMLPages {
         b += card("snapshots", s.snapshots.map(String.init) ?? "?", o.lastGC.map { "last gc \(age($0, now))" })
         b += "</div>"
         let offsite = o.sources.contains { !$0.status.offsite.isEmpty }
+        let wal = o.sources.contains { $0.status.wal != nil }
         b += "<h2>Sources</h2><table id=\"sources\"><tr><th>source</th><th>type</th><th>last run</th><th>next run</th><th>snapshots</th><th>stored</th>"
             + "<th>added per day (\(Overview.historyDays) days)</th><th>dedup</th><th>last check</th><th>verified restore</th>"
-            + (offsite ? "<th>offsite</th>" : "") + "</tr>"
+            + (offsite ? "<th>offsite</th>" : "") + (wal ? "<th>WAL</th>" : "") + "</tr>"
         for src in o.sources {
             let st = src.status
             let cls = st.lastResult == "failure" ? "failed" : src.late ? "late" : ""
@@ -62,6 +63,12 @@ enum HTMLPages {
             b += "<td class=\"n\">\(src.dedupRatio.map { String(format: "%.1f×", $0) } ?? "–")</td>"
             b += "<td>\(checkCell(st.lastCheck, st.lastCheckResult, now))</td><td>\(checkCell(st.lastVerifiedRestore, st.lastVerifiedRestoreResult, now))</td>"
             if offsite { b += "<td>\(st.offsite.map { offsiteLine($0, now) }.joined(separator: "<br>"))</td>" }
+            if wal {
+                b += "<td>" + (st.wal.map { w in
+                    (w.lastArchivedAgeSeconds.map { "lag \(age(now.addingTimeInterval(-$0), now).replacingOccurrences(of: " ago", with: ""))" } ?? "nothing archived")
+                        + (w.continuous ? " · <span class=\"ok\">continuous</span>" : " · <span class=\"bad\">\(w.gaps.isEmpty ? "no base backup" : "\(w.gaps.count) gap\(w.gaps.count == 1 ? "" : "s")")</span>")
+                } ?? "") + "</td>"
+            }
             b += "</tr>"
         }
         b += "</table>"

@@ -78,6 +78,27 @@ import Testing
         #expect(value(f, "kura_source_late_since_timestamp_seconds", source: "idle") == nil, "never succeeded: late, but since no time")
     }
 
+    /// A postgres source that archives WAL gets the WAL figures (from the repository's archive; here an
+    /// empty one: nothing archived, no base backup, so not continuous), on the page and as metrics.
+    @Test func walArchivingSourcesShowTheirArchive() async throws {
+        let fixture = try await ServeFixture()
+        var config = fixture.config
+        var db = SourceConfig(name: "pg", kind: .postgres)
+        var settings = PostgresSettings(dsn: "host=/nonexistent dbname=postgres")
+        settings.walArchive = true
+        db.postgres = settings
+        config.sources.append(db)
+        let o = await ServeFixture.runner(config).overview(repository: try await fixture.openRepository())
+        let path = fixture.root + "/wal.prom"
+        try Data(MetricsText.render(o).utf8).write(to: URL(fileURLWithPath: path))
+        let f = try parse(path)
+        #expect(value(f, "kura_wal_continuous", source: "pg") == 0)
+        #expect(value(f, "kura_wal_gaps", source: "pg") == 0)
+        #expect(value(f, "kura_wal_continuous", source: "files") == nil, "only sources that archive WAL")
+        let page = HTMLPages.overview(o, zone: config.timeZone)
+        #expect(page.contains("<th>WAL</th>") && page.contains("nothing archived · <span class=\"bad\">no base backup</span>"))
+    }
+
     @Test func labelValuesAreEscaped() throws {
         #expect(MetricsText.escapeLabel("a\"b\\c\nd") == "a\\\"b\\\\c\\nd")
         #expect(MetricsText.format(3) == "3")
