@@ -172,7 +172,7 @@ public struct RestoreExecutor: Sendable {
         case .folder(let dir):
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             let r = try await restoreFiles(plan, from: "/", into: dir, progress: progress)
-            let paths = plan.snapshot.paths.map { (dir as NSString).appendingPathComponent($0) }
+            let paths = plan.snapshot.paths.map { (dir as NSString).appendingPathComponent(String($0.drop { $0 == "/" })) }  // no "//"
             return RestoreOutcome(summary: "restored \(r.files) files, \(r.directories) folders, \(r.bytes) bytes from snapshot \(plan.id) into \(dir)",
                                   seconds: 0, checkHint: "look at \(paths.joined(separator: ", ")); list the snapshot with `kura ls \(plan.id)`",
                                   errors: r.errors, warnings: r.warnings)

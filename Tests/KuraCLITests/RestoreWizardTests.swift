@@ -55,6 +55,7 @@ import Testing
             t.send("y")
             try t.expect("check it:")
             #expect(try t.wait() == 0, "\(t.transcript)")
+            #expect(t.transcript.contains("look at \(target + data)"), "the check hint names the restored folder: \(t.transcript)")
             #expect(try String(contentsOfFile: target + data + "/a.txt", encoding: .utf8) == "last week\n")
             #expect(try String(contentsOfFile: target + data + "/sub/b.txt", encoding: .utf8) == "b of last week\n")
             #expect(try String(contentsOfFile: data + "/a.txt", encoding: .utf8) == "broken today\n", "a new place leaves the original alone")
