@@ -99,7 +99,11 @@ public struct Forgetter: Sendable {
     private func delete(_ ids: [String], in scope: LockScope) async throws {
         for id in ids {
             do { try await scope.store.delete("snapshots/\(id)") } catch {
-                throw KuraError(.io, "removing snapshot \(id.prefix(8)) failed: \(error)", hint: "snapshots removed before it stay removed; run forget again")
+                // The store's own code and hint (a key that may not delete, a read-only disk), plus what is safe.
+                let cause = Repository.storeError(error, doing: "removing snapshot \(id.prefix(8))")
+                throw KuraError(cause.code == .permissionDenied || cause.code == .readOnly ? cause.code : .io,
+                                "removing snapshot \(id.prefix(8)) failed: \(error)",
+                                hint: (cause.hint.map { $0 + "; " } ?? "") + "snapshots removed before it stay removed; run forget again", cause: cause)
             }
         }
     }

@@ -240,7 +240,7 @@ public final class Repository: Sendable {
             return KuraError(.noSpace, "\(what) failed: the repository's storage is full",
                              hint: "free space or move the repository; snapshots saved before are intact, and this run saved no snapshot", cause: e)
         case .permissionDenied:
-            return KuraError(.permissionDenied, "\(what) failed: permission denied", hint: "check the owner and mode of the repository folder", cause: e)
+            return KuraError(.permissionDenied, "\(what) failed: permission denied", hint: e.permissionHint, cause: e)
         case .readOnly:
             return KuraError(.readOnly, "\(what) failed: the repository is read-only",
                              hint: "read-only commands (snapshots, ls, cat, restore, check) still work; write from a host that can write", cause: e)

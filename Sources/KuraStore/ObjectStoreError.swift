@@ -106,7 +106,7 @@ extension ObjectStoreError: KuraErrorConvertible {
         case .noSpace:
             return KuraError(.noSpace, description, hint: "free space or move the repository; snapshots saved before are intact", cause: self)
         case .permissionDenied:
-            return KuraError(.permissionDenied, description, hint: "check the owner and mode of the repository (or the storage credentials)", cause: self)
+            return KuraError(.permissionDenied, description, hint: permissionHint, cause: self)
         case .readOnly:
             return KuraError(.readOnly, description, hint: "read-only commands still work; write from a host that can write", cause: self)
         case .notFound:
@@ -114,5 +114,16 @@ extension ObjectStoreError: KuraErrorConvertible {
         default:
             return KuraError(.io, description, cause: self)
         }
+    }
+}
+
+extension ObjectStoreError {
+    /// What to check when the storage refused: the folder's owner and mode, or — for an S3 repository —
+    /// the key and the bucket's policy.
+    public var permissionHint: String {
+        if location?.hasPrefix("s3:") == true {
+            return "S3 refused the request: check the access key (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE or s3-credentials-file) and the bucket's or user's policy — kura needs s3:ListBucket, s3:GetObject, s3:PutObject, and s3:DeleteObject at least on locks/ (see docs/offsite.md)"
+        }
+        return "check the owner and mode of the repository folder (or run as the user that owns it)"
     }
 }
