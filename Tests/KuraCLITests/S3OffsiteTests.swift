@@ -165,11 +165,15 @@ struct S3OffsiteTests {
             let initTarget = try await s.kura(["init", "-q", "--copy-chunker-params-from", s.repo, "--pack-size", "1"], repo: .path(location), extra: env)
             try #require(initTarget.status == 0, "\(initTarget)")
 
-            // An index file is written every 4 packs of 1 MiB: kill after the second one.
+            // An index file is written every 4 packs of 1 MiB: kill after the second one. Every request
+            // waits 40 ms at the server meanwhile, so that the copy cannot finish between two looks at
+            // the counts on a loaded machine.
             try server.resetStats()
+            try server.setFaults(delayMilliseconds: 40)
             let child = try FaultChild.kura(s, ["copy", "--to", location], extra: env)
             let sent = await child.kill9(when: { ((try? server.stats().counts["PUT index"]) ?? 0) >= 2 }, timeout: 120)
             let exit = await child.wait()
+            try server.setFaults()
             try #require(sent, "the copy ended before it could be killed: \(child.result(exit))")
             let killed = try server.stats().counts
             #expect(killed["PUT snapshots", default: 0] == 0, "a killed copy committed a snapshot: \(killed)")
