@@ -64,8 +64,12 @@ test: test-deps
 	$(SWIFT) build --build-tests
 	@# The PostgreSQL tests run on their own, after the rest: their libpq calls block the two threads of the
 	@# cooperative pool for seconds at a time, which would stretch the time limits other tests measure.
+	@# The notification tests run on their own too: in one process with the CLI tests' hundreds of
+	@# concurrent children, their sendmail children were seen to hang until the 60 s limit (open issue,
+	@# see the closing note of session 3; alone they pass in 2 s).
 	@export KURA_PG_TEST_DIR=$(PG_TEST_DIR) KURA_PG_TESTS=1; Tests/KuraPostgresTests/pg-test-server.sh start && \
-	  { $(SWIFT) test --skip-build --skip KuraPostgresTests && $(SWIFT) test --skip-build --filter KuraPostgresTests; \
+	  { $(SWIFT) test --skip-build --skip KuraPostgresTests --skip KuraNotifyTests && $(SWIFT) test --skip-build --filter KuraNotifyTests \
+	    && $(SWIFT) test --skip-build --filter KuraPostgresTests; \
 	    rc=$$?; Tests/KuraPostgresTests/pg-test-server.sh stop; exit $$rc; }
 
 # Extra options for the benchmark runs, e.g. BENCH_SKIP="--skip 'Restore-writer.*'".
