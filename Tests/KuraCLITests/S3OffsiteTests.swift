@@ -195,6 +195,9 @@ struct S3OffsiteTests {
 
             // The target loses a pack behind kura's back (no `check` ran, no marker): the next copy
             // must not trust its index for it.
+            // First gc removes the killed run's unindexed packs, so the pack lost is one the index vouches for.
+            let gc = try await s.kura(["gc"], repo: .path(location), extra: env)
+            try #require(gc.status == 0, "\(gc)")
             let store = try StoreFactory.open(location, options: StoreOptions(s3: S3Options(environment: env)))
             let packs = try await store.list(prefix: "data/")
             let lost = try #require(packs.max { $0.size < $1.size })
