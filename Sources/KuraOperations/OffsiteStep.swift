@@ -27,6 +27,7 @@ struct OffsiteStep: Sendable {
         var result = OffsiteResult(target: target.name, success: false)
         let meta: Logger.Metadata = ["source": .string(source.name), "offsite": .string(target.name)]
         state.lastAttempt = now
+        var failure: KuraError?
         do {
             let destination = try await Resources.openOffsite(target, config, environment)
             destination.setWarningHandler { [logger] in logger.warning("\($0) (offsite \(target.name))", metadata: meta) }
@@ -70,16 +71,18 @@ struct OffsiteStep: Sendable {
             state.lastSuccess = false
             state.lastError = e.message
             logger.error("offsite copy failed", metadata: meta.merging(["error": .string(e.message)]) { a, _ in a })
-            var failure = e
-            failure.message = "the copy to offsite target \(target.name) failed: \(e.message)"
-            failure.hint = (e.hint.map { $0 + "; " } ?? "") + "the local snapshot is safe; the next run copies whatever the target still lacks (or run `kura copy --to \(target.repository) --source \(source.name)` by hand)"
-            result.seconds = Date().timeIntervalSince(clock)
-            await finish(&result, state: state, source: source, repository: repository)
-            return (result, failure)
+            var f = e
+            f.message = "the copy to offsite target \(target.name) failed: \(e.message)"
+            f.hint = (e.hint.map { $0 + "; " } ?? "") + "the local snapshot is safe; the next run copies whatever the target still lacks (or run `kura copy --to \(target.repository) --source \(source.name)` by hand)"
+            failure = f
         }
         result.seconds = Date().timeIntervalSince(clock)
-        await finish(&result, state: state, source: source, repository: repository)
-        return (result, nil)
+        // The lag: the newest copy and how many of the source's snapshots are newer than it.
+        result.newestCopied = state.newestCopied
+        result.newestCopiedTime = state.newestCopiedTime
+        result.behind = OffsiteStep.behind((try? await repository.listSnapshots()) ?? [], source: source, host: host,
+                                           newestID: state.newestCopied, newest: state.newestCopiedTime)
+        return (result, failure)
     }
 
     /// Fills in the lag: the newest copy and how many of the source's snapshots are newer than it.

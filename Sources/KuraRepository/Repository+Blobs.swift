@@ -315,14 +315,25 @@ extension Repository {
     /// damaged blob, or another blob in its place, fails to open; `verifyHash` also recomputes the
     /// SHA-256 of the plaintext (what `check --read-data` does).
     public func loadBlob(_ id: BlobID, verifyHash: Bool = false) async throws -> [UInt8] {
+        let (sealed, loc) = try await readSealedBlob(id)
+        return try decodeBlob(sealed, location: loc, verifyHash: verifyHash)
+    }
+
+    /// Where the index says a blob is (loading the index first if needed); `.corrupt` when it is not there.
+    func indexedLocation(_ id: BlobID) async throws -> BlobLocation {
         if !state.withLock({ $0.indexLoaded }) { try await loadIndex() }
         guard let loc = location(of: id) else {
             throw KuraError(.corrupt, "blob \(id.short) is not in the index",
                             hint: "run `kura check`; `kura repair index` rebuilds the index from the packs")
         }
+        return loc
+    }
+
+    /// A blob's sealed bytes, read from its pack (one ranged read), and its location.
+    func readSealedBlob(_ id: BlobID) async throws -> (sealed: [UInt8], location: BlobLocation) {
+        let loc = try await indexedLocation(id)
         let start = Int(loc.entry.offset)
-        let sealed = try await get(Pack.key(loc.pack), range: start..<(start + Int(loc.entry.length)))
-        return try decodeBlob(sealed, location: loc, verifyHash: verifyHash)
+        return (try await get(Pack.key(loc.pack), range: start..<(start + Int(loc.entry.length))), loc)
     }
 
     /// Decrypts (with the blob id as associated data), decompresses and checks the length of a sealed
@@ -349,22 +360,17 @@ extension Repository {
 
     /// Loads and decodes a tree blob.
     public func loadTree(_ id: BlobID) async throws -> Tree {
+        guard let cache = objectCache else { return try Tree(decoding: try await loadBlob(id), id: id) }
         // Remote repositories: trees from the local cache (kept sealed, authenticated on every read).
-        if let cache = objectCache {
-            if !state.withLock({ $0.indexLoaded }) { try await loadIndex() }
-            if let loc = location(of: id), let sealed = cache.read("trees", id), sealed.count == Int(loc.entry.length) {
-                if let plain = try? decodeBlob(sealed, location: loc, verifyHash: false) { return try Tree(decoding: plain, id: id) }
-                cache.remove("trees", id)
-            }
-            if let loc = location(of: id) {
-                let start = Int(loc.entry.offset)
-                let sealed = try await get(Pack.key(loc.pack), range: start..<(start + Int(loc.entry.length)))
-                let plain = try decodeBlob(sealed, location: loc, verifyHash: false)
-                cache.write("trees", id, sealed)
-                return try Tree(decoding: plain, id: id)
-            }
+        let loc = try await indexedLocation(id)
+        if let sealed = cache.read("trees", id), sealed.count == Int(loc.entry.length) {
+            if let plain = try? decodeBlob(sealed, location: loc, verifyHash: false) { return try Tree(decoding: plain, id: id) }
+            cache.remove("trees", id)
         }
-        return try Tree(decoding: try await loadBlob(id), id: id)
+        let (sealed, _) = try await readSealedBlob(id)
+        let plain = try decodeBlob(sealed, location: loc, verifyHash: false)
+        cache.write("trees", id, sealed)
+        return try Tree(decoding: plain, id: id)
     }
 
     /// Encodes and stores a tree; returns its id.
