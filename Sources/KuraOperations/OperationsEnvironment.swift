@@ -91,7 +91,8 @@ public enum Resources {
         }
         let password = try target.passwordFile.map { try PasswordSource(passwordFile: $0, environment: [:]).password() } ?? self.password(config, env)
         do {
-            return try await Repository.open(store: store, password: password, cacheDirectory: env.cacheDirectory)
+            return try await Repository.open(store: store, password: password, cacheDirectory: env.cacheDirectory,
+                                             keyCache: passwordSource(config, env).allowsKeyCache)
         } catch var e as KuraError where e.code == .wrongPassword {
             e.message = "the password does not open the offsite target \(target.name)"
             e.hint = target.passwordFile == nil ? "give the target's password file with password-file in its [[offsite]]" : "check the password file \(target.passwordFile!)"
@@ -103,7 +104,9 @@ public enum Resources {
     public static func openRepository(_ config: Configuration, _ env: OperationsEnvironment) async throws -> Repository {
         let store = try store(config, env)
         _ = try await Repository.readConfig(store: store)
-        return try await Repository.open(store: store, password: try password(config, env), cacheDirectory: env.cacheDirectory)
+        let source = passwordSource(config, env)
+        return try await Repository.open(store: store, password: try source.password(), cacheDirectory: env.cacheDirectory,
+                                         keyCache: source.allowsKeyCache)
     }
 
     /// The notification channels of the configuration.

@@ -71,6 +71,14 @@ public struct PasswordSource: Sendable {
         self.prompt = prompt
     }
 
+    /// Whether a repository opened with this password may use the local key cache (`KeyCache`): for
+    /// a password from a file or the environment, not for one typed at a prompt, and not when
+    /// `KURA_KEY_CACHE=0`.
+    public var allowsKeyCache: Bool {
+        guard let origin, origin != .prompt else { return false }
+        return environment["KURA_KEY_CACHE"] != "0"
+    }
+
     /// Which source the rule picks, without reading anything; nil if none is given.
     public var origin: Origin? {
         if let passwordFile { return .passwordFileOption(passwordFile) }

@@ -45,6 +45,12 @@ public final class Repository: Sendable {
         set { keyState.withLock { $0 = newValue } }
     }
     private let keyState = Mutex<BlobID?>(nil)
+    /// True when `open` took the master key from the local key cache (no full scrypt derivation).
+    public internal(set) var openedFromKeyCache: Bool {
+        get { keyCacheUsed.withLock { $0 } }
+        set { keyCacheUsed.withLock { $0 = newValue } }
+    }
+    private let keyCacheUsed = Mutex(false)
     let state = Mutex(State())
     let compressors: CompressorPool
     /// Pack uploads in flight (at most two; writers wait while both are taken).
@@ -143,12 +149,28 @@ public final class Repository: Sendable {
     }
 
     /// Opens a repository with a password (tries every key file). `cacheDirectory` enables the local
-    /// index cache (see `IndexCache`).
-    public static func open(store: any ObjectStore, password: [UInt8], cacheDirectory: String? = nil) async throws -> Repository {
+    /// index cache (see `IndexCache`); with `keyCache` as well, the master key is also taken from and
+    /// kept in the local key cache (see `KeyCache`: pass true only for a password from a file or the
+    /// environment, never for one typed at a prompt).
+    public static func open(store: any ObjectStore, password: [UInt8], cacheDirectory: String? = nil,
+                            keyCache useKeyCache: Bool = false) async throws -> Repository {
         let config = try await readConfig(store: store)
         let keys: [ObjectInfo]
         do { keys = try await store.list(prefix: "keys/") } catch { throw storeError(error, doing: "listing keys") }
         guard !keys.isEmpty else { throw KuraError(.corrupt, "the repository at \(store.location) has no key files", hint: "restore the keys/ folder from a copy of the repository") }
+        let keyCache = useKeyCache ? cacheDirectory.map { KeyCache(directory: "\($0)/\(config.id)", repositoryID: config.id) } : nil
+        if let keyCache {
+            // Only key files the repository still lists: removing a key revokes its cached copies.
+            let listed = Set(keys.compactMap { BlobID(hex: String($0.key.dropFirst("keys/".count))) })
+            keyCache.prune(listed: listed)
+            for id in listed.sorted() {
+                guard let master = keyCache.masterKey(keyID: id, password: password),
+                      let repo = try? unseal(store: store, config: config, masterKey: master, cacheDirectory: cacheDirectory) else { continue }
+                repo.keyID = id
+                repo.openedFromKeyCache = true
+                return repo
+            }
+        }
         var damaged: [String] = []
         for info in keys {
             let bytes: [UInt8]
@@ -160,6 +182,7 @@ public final class Repository: Sendable {
             guard let master = try keyFile.unwrap(password: password, what: info.key) else { continue }
             let repo = try unseal(store: store, config: config, masterKey: master, cacheDirectory: cacheDirectory)
             repo.keyID = BlobID(hex: String(info.key.dropFirst("keys/".count)))
+            if let keyCache, let id = repo.keyID { keyCache.save(keyID: id, masterKey: master, password: password) }
             return repo
         }
         if !damaged.isEmpty, damaged.count == keys.count {

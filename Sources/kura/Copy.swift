@@ -70,7 +70,8 @@ struct Copy: AsyncParsableCommand {
                 targetPassword = try PasswordSource(passwordFile: file, environment: [:]).password()
             }
             let target: Repository
-            do { target = try await Repository.open(store: targetStore, password: targetPassword, cacheDirectory: global.cacheDirectory) } catch let e as KuraError where e.code == .wrongPassword {
+            do { target = try await Repository.open(store: targetStore, password: targetPassword, cacheDirectory: global.cacheDirectory,
+                                                     keyCache: global.passwordSource().allowsKeyCache) } catch let e as KuraError where e.code == .wrongPassword {
                 throw KuraError(.wrongPassword, "wrong password for the copy target \(to): no key there opens with it",
                                 hint: "give the target's password with --to-password-file or KURA_TO_PASSWORD_FILE (without them the source's password is used); nothing was copied")
             }

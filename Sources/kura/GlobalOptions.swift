@@ -88,7 +88,9 @@ struct GlobalOptions: ParsableArguments {
     func openRepository(password given: [UInt8]?) async throws -> Repository {
         let store = try store()
         _ = try await Repository.readConfig(store: store)  // "no repository" and "newer format" before asking for a password
-        let repo = try await Repository.open(store: store, password: try given ?? password(), cacheDirectory: cacheDirectory)
+        let source = passwordSource()
+        let repo = try await Repository.open(store: store, password: try given ?? source.password(), cacheDirectory: cacheDirectory,
+                                             keyCache: source.allowsKeyCache)
         repo.setWarningHandler { Terminal.printError("kura: warning: \($0)") }
         if noLock { repo.disableLocking() }
         return repo

@@ -20,6 +20,16 @@ struct PasswordSourceTests {
 
     static func string(_ source: PasswordSource) throws -> String { String(decoding: try source.password(), as: UTF8.self) }
 
+    @Test("the key cache is allowed for a password from a file or the environment, not for a typed one or with KURA_KEY_CACHE=0")
+    func keyCachePolicy() throws {
+        let prompt: @Sendable () throws -> [UInt8] = { Array("typed".utf8) }
+        #expect(PasswordSource(passwordFile: "/etc/kura/password", environment: [:]).allowsKeyCache)
+        #expect(PasswordSource(environment: ["KURA_PASSWORD": "x"]).allowsKeyCache)
+        #expect(!PasswordSource(environment: [:], prompt: prompt).allowsKeyCache)
+        #expect(!PasswordSource(environment: [:]).allowsKeyCache)
+        #expect(!PasswordSource(passwordFile: "/etc/kura/password", environment: ["KURA_KEY_CACHE": "0"]).allowsKeyCache)
+    }
+
     @Test("each source wins over every later one")
     func precedence() throws {
         let f = try Files()

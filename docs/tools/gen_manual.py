@@ -30,6 +30,7 @@ texts (`make docs`); README.md is the quick tour and docs/design.md the reposito
 | `KURA_PASSWORD` | the password itself (prefer a file) |
 | `KURA_NEW_PASSWORD_FILE` | new password for `key add` / `key passwd` |
 | `KURA_CACHE_DIR` | local index cache folder (default `$XDG_CACHE_HOME/kura` or `~/.cache/kura`) |
+| `KURA_KEY_CACHE` | `0`: do not keep the master key in the local cache (sealed under the password; docs/design.md, "The key cache") |
 | `KURA_CONFIG` | configuration file for `run`, `status`, `schedule`, `config` (default `/etc/kura/kura.toml`) |
 
 ## Exit codes
