@@ -252,7 +252,12 @@ public final class Archiver: Sendable {
             }
             return results.compactMap { $0 }
         }
-        return try await repository.saveTree(Tree(nodes: nodes)).id
+        let tree = Tree(nodes: nodes)
+        // Nothing in this folder changed (its entries, their metadata, the subtrees below): the tree is
+        // the parent's, byte for byte. Reuse its id instead of encoding and hashing it again; it is in
+        // the index (it was just loaded through it), and the unchanged files' chunks were checked.
+        if let parentID, let previous, tree == previous { return parentID }
+        return try await repository.saveTree(tree).id
     }
 
     // MARK: - Change detection

@@ -8,6 +8,8 @@ public struct BlobID: Hashable, Comparable, Sendable, CustomStringConvertible {
     /// Creates an id from exactly 32 bytes.
     public init(bytes: some Collection<UInt8>) {
         precondition(bytes.count == 32, "a BlobID is 32 bytes")
+        // Arrays and slices (every hot caller: digests, decoded records) load four words directly.
+        if let id = bytes.withContiguousStorageIfAvailable({ BlobID(UnsafeRawBufferPointer($0), at: 0) }) { self = id; return }
         var words: [UInt64] = [0, 0, 0, 0]
         for (i, b) in bytes.enumerated() { words[i / 8] = (words[i / 8] << 8) | UInt64(b) }
         (w0, w1, w2, w3) = (words[0], words[1], words[2], words[3])

@@ -229,7 +229,7 @@ extension Repository {
             builder = newPackBuilder(blob.type)
         }
         builder.add(id: blob.id, compressed: blob.compressed, rawLength: blob.rawLength, sealed: blob.sealed)
-        if builder.bytes.count >= config.packSize { full.append(consume builder) } else {
+        if builder.bytes.count >= config.packSize || builder.entries.count >= Repository.blobsPerPack { full.append(consume builder) } else {
             let open = consume builder
             state.withLock { s in if blob.type == .data { s.dataPack = open } else { s.treePack = open } }
         }
@@ -269,7 +269,8 @@ extension Repository {
             s.unindexed.append((pack.id, pack.entries))
             // Every few packs, index what was uploaded: a backup killed later still leaves its data
             // indexed, so the next run reuses it instead of uploading it again.
-            guard s.unindexed.count >= Repository.packsPerIndexFile else { return nil }
+            guard s.unindexed.count >= Repository.packsPerIndexFile
+                    || s.unindexed.reduce(0, { $0 + $1.entries.count }) >= Repository.entriesPerIndexFile else { return nil }
             let b = s.unindexed
             s.unindexed = []
             return b
@@ -282,8 +283,17 @@ extension Repository {
         }
     }
 
+    /// Blobs in one pack at most: 16 MiB of tiny files' chunks would be 200,000 blobs, and the pack's
+    /// header, its index entries and their merge into the in-memory index (each ~10 MB at that count)
+    /// set the peak memory of a backup of a million small files. Readers accept any count.
+    static let blobsPerPack = 32_768
+
     /// Packs uploaded before an index file is written for them during a long backup.
     static let packsPerIndexFile = 4
+    /// Blobs indexed by one index file written during a backup, at most about this many: packs of tiny
+    /// files hold ~100,000 blobs each, and an index file of four of them (20 MB encoded, held three
+    /// times while compressed and sealed) set the peak memory of a backup of a million small files.
+    static let entriesPerIndexFile = 50_000
 
     /// Uploads the open packs and returns every pack uploaded since the last flush, without writing an
     /// index file (gc and repair write their own, superseding the old ones).

@@ -225,6 +225,38 @@ struct RoundTripTests {
         #expect(!byPath.keys.contains(source + "/small.txt"))
     }
 
+    @Test("unchanged folders keep the parent's tree ids; a change deep down renews only the trees on its path, and equals a full re-read")
+    func unchangedTreesReused() async throws {
+        let tmp = try TemporaryFolder("kura-test")
+        let source = tmp.file("src")
+        for dir in ["a/deep", "b"] {
+            try FileManager.default.createDirectory(atPath: "\(source)/\(dir)", withIntermediateDirectories: true)
+            for i in 0..<5 { try RawFS.write(bytes("\(source)/\(dir)/f\(i)"), randomBytes(3000 + i, seed: UInt64(i))) }
+        }
+        let repo = try await makeRepository(store: try StoreFactory.open(tmp.file("repo"), create: true))
+        func tree(_ snap: Snapshot, _ path: String) async throws -> BlobID? {
+            try await SnapshotBrowser(repository: repo, snapshot: snap).entry(at: bytes(source + path)).tree
+        }
+        let first = try await Archiver(repository: repo, options: BackupOptions(paths: [source])).run().snapshot
+        try RawFS.write(bytes(source + "/a/deep/f2"), randomBytes(4000, seed: 77))
+        let second = try await Archiver(repository: repo, options: BackupOptions(paths: [source])).run().snapshot
+        #expect(try await tree(second, "/b") == (try await tree(first, "/b")))
+        #expect(try await tree(second, "/a/deep") != (try await tree(first, "/a/deep")))
+        #expect(try await tree(second, "/a") != (try await tree(first, "/a")))
+        #expect(try await tree(second, "") != (try await tree(first, "")))
+
+        // A full re-read (no reuse of anything) encodes the very same trees.
+        var full = BackupOptions(paths: [source])
+        full.forceReread = true
+        let third = try await Archiver(repository: repo, options: full).run().snapshot
+        for path in ["", "/a", "/a/deep", "/b"] { #expect(try await tree(third, path) == (try await tree(second, path)), "\(path)") }
+        let restored = tmp.file("out")
+        let browser = SnapshotBrowser(repository: repo, snapshot: second)
+        _ = try await Restorer(repository: repo, options: RestoreOptions(target: restored)).restore(browser, entry: try await browser.entry(at: bytes(source)))
+        #expect(try RawFS.read(bytes(restored + "/a/deep/f2")) == randomBytes(4000, seed: 77))
+        #expect(try RawFS.read(bytes(restored + "/b/f4")) == randomBytes(3004, seed: 4))
+    }
+
     @Test("the pipeline gives the same chunks with the parallel chunker as with the sequential one")
     func parallelChunkingInPipeline() async throws {
         let tmp = try TemporaryFolder("kura-test")
