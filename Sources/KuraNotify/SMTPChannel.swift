@@ -90,7 +90,7 @@ public struct SMTPChannel: NotificationChannel {
         let url = self.url + "/" + Self.ehloName, security = self.security, username = self.username, password = self.password
         let timeout = max(1, timeoutSeconds), caFile = self.caFile, insecure = insecureSkipVerify
         do {
-            try await BlockingThread.run {
+            try await BlockingThreads.run {
                 let curl = try CurlEasy()
                 try curl.allowProtocols("smtp,smtps")
                 try curl.set(CURLOPT_URL, url)

@@ -73,7 +73,7 @@ public struct WebhookChannel: NotificationChannel {
 
         let result: (code: Int, body: [UInt8])
         do {
-            result = try await BlockingThread.run {
+            result = try await BlockingThreads.run {
                 let response = try HTTPClient(responseLimit: 4096).send(request)
                 return (response.status, response.body)
             }

@@ -42,7 +42,7 @@ extension Repository {
         guard state.withLock({ $0.indexLoaded }) else { return try await loadIndex() }
         let index = try await readIndex()
         state.withLock { s in
-            guard s.pending.isEmpty, s.dataPack == nil, s.treePack == nil, s.unindexed.isEmpty else { return }
+            guard s.pending.isEmpty, s.dataPacks.isEmpty, s.treePack == nil, s.unindexed.isEmpty else { return }
             s.index = index
         }
     }
@@ -81,7 +81,7 @@ extension Repository {
     /// `loadIndex` reads what the repository holds now. Returns true if it dropped one.
     func forgetLoadedIndexIfIdle() -> Bool {
         state.withLock { s in
-            guard s.indexLoaded, s.pending.isEmpty, s.dataPack == nil, s.treePack == nil, s.unindexed.isEmpty else { return false }
+            guard s.indexLoaded, s.pending.isEmpty, s.dataPacks.isEmpty, s.treePack == nil, s.unindexed.isEmpty else { return false }
             s.index = MemoryIndex()
             s.indexLoaded = false
             return true
@@ -207,17 +207,20 @@ extension Repository {
         // more packs in memory (a slow disk or network must not make memory grow).
         await uploads.acquire(1)
         uploads.release(1)
-        // One task at a time appends to the open pack of a type, outside the state lock: the append
-        // also hashes the blob (the pack's name), which other tasks need not wait for to seal theirs.
+        // A pack upload failed: stop at once (the claim is released, the blob was stored nowhere).
+        if let failure = state.withLock({ s -> (any Error)? in
+            if s.uploadFailure != nil { s.pending.remove(blob.id) }
+            return s.uploadFailure
+        }) { throw failure }
+        // One task at a time appends to an open pack, outside the state lock: the append also hashes
+        // the blob (the pack's name), which other tasks need not wait for to seal theirs. Two data packs
+        // are open, so that two appenders hash on two cores (one pack's hash is one sequential pass).
         let gate = blob.type == .data ? dataPackGate : treePackGate
         await gate.acquire(1)
         // Take the builder out of the state, so that its buffer is uniquely referenced and grows in
         // place (no copy-on-write of a 16 MiB array per blob).
         var builder: PackBuilder = state.withLock { s in
-            if blob.type == .data {
-                defer { s.dataPack = nil }
-                return s.dataPack ?? newPackBuilder(.data)
-            }
+            if blob.type == .data { return s.dataPacks.popLast() ?? newPackBuilder(.data) }
             defer { s.treePack = nil }
             return s.treePack ?? newPackBuilder(.tree)
         }
@@ -231,12 +234,12 @@ extension Repository {
         builder.add(id: blob.id, compressed: blob.compressed, rawLength: blob.rawLength, sealed: blob.sealed)
         if builder.bytes.count >= config.packSize || builder.entries.count >= Repository.blobsPerPack { full.append(consume builder) } else {
             let open = consume builder
-            state.withLock { s in if blob.type == .data { s.dataPack = open } else { s.treePack = open } }
+            state.withLock { s in if blob.type == .data { s.dataPacks.append(open) } else { s.treePack = open } }
         }
         gate.release(1)
         // Moved out of the array, not copied: a second reference would make `finish` copy the
         // 16 MiB buffer when it appends the header (a copy per pack, and 17 MiB more at the peak).
-        while !full.isEmpty { try await upload(full.removeFirst()) }
+        while !full.isEmpty { try await startUpload(full.removeFirst()) }
         return blob.sealed.count
     }
 
@@ -258,10 +261,56 @@ extension Repository {
         return (id, StoredBlob(isNew: true, rawLength: bytes.count, storedLength: stored))
     }
 
-    private func upload(_ builder: consuming PackBuilder) async throws {
+    /// Hands a full pack to a background upload and returns: the writer that filled it goes on (and
+    /// lets go of its read block) instead of waiting for the disk or the network, which stalled every
+    /// core for the length of each pack write (`perf sched`: both workers idle during each 20 ms write).
+    /// Waits only while two uploads are in flight (the memory bound). `flushPacks` waits for all of
+    /// them and reports the first failure; a failure also stops every later `addToPack`.
+    private func startUpload(_ builder: consuming PackBuilder) async throws {
         let pack = try builder.finish(key: masterKey)
         await uploads.acquire(1)
-        defer { uploads.release(1) }
+        let task = Task {
+            defer { uploads.release(1) }
+            do { try await upload(pack) } catch {
+                state.withLock { s in
+                    // Its blobs were stored nowhere: a later writer must store them again.
+                    for e in pack.entries { s.pending.remove(e.id) }
+                    if s.uploadFailure == nil { s.uploadFailure = error }
+                }
+                throw error
+            }
+        }
+        state.withLock { $0.uploads.append(task) }
+    }
+
+    /// Waits for every pack upload in flight; throws the first failure (and forgets it: the next
+    /// write starts clean).
+    private func awaitUploads() async throws {
+        var failure: (any Error)?
+        while true {
+            let tasks = state.withLock { s in defer { s.uploads = [] }; return s.uploads }
+            if tasks.isEmpty { break }
+            for t in tasks { do { try await t.value } catch { failure = failure ?? error } }
+        }
+        state.withLock { $0.uploadFailure = nil }
+        if let failure { throw failure }
+    }
+
+    /// After a write failed (the body of `withLock` threw): waits for the uploads still in flight and
+    /// releases claims whose blobs are in no open pack, so that the next backup in this process (the
+    /// next source of `kura run`) stores those blobs instead of trusting a writer that gave up.
+    func settleAfterFailure() async {
+        try? await awaitUploads()
+        state.withLock { s in
+            var open = Set<BlobID>()
+            for b in s.dataPacks { for e in b.entries { open.insert(e.id) } }
+            for e in s.treePack?.entries ?? [] { open.insert(e.id) }
+            s.pending.formIntersection(open)
+        }
+    }
+
+    /// Stores one finished pack and indexes it (every few packs, writes an index file).
+    private func upload(_ pack: (id: BlobID, bytes: [UInt8], entries: [PackEntry])) async throws {
         try await put(Pack.key(pack.id), pack.bytes)
         let batch: [(id: BlobID, entries: [PackEntry])]? = state.withLock { s in
             s.index.add(pack: pack.id, entries: pack.entries)
@@ -299,14 +348,20 @@ extension Repository {
     /// index file (gc and repair write their own, superseding the old ones).
     public func flushPacks() async throws -> [(id: BlobID, entries: [PackEntry])] {
         // Wait for appends in progress (their builder is outside the state while they run).
-        await dataPackGate.acquire(1); await treePackGate.acquire(1)
+        await dataPackGate.acquire(Repository.openDataPacks); await treePackGate.acquire(1)
         var open: [PackBuilder] = state.withLock { s in
-            let list = [s.dataPack, s.treePack].compactMap { $0 }.filter { !$0.entries.isEmpty }
-            s.dataPack = nil; s.treePack = nil
+            let list = (s.dataPacks + [s.treePack].compactMap { $0 }).filter { !$0.entries.isEmpty }
+            s.dataPacks = []; s.treePack = nil
             return list
         }
-        treePackGate.release(1); dataPackGate.release(1)
-        while !open.isEmpty { try await upload(open.removeFirst()) }
+        treePackGate.release(1); dataPackGate.release(Repository.openDataPacks)
+        do {
+            while !open.isEmpty { try await startUpload(open.removeFirst()) }
+        } catch {
+            try? await awaitUploads()
+            throw error
+        }
+        try await awaitUploads()
         return state.withLock { s in let p = s.unindexed; s.unindexed = []; return p }
     }
 

@@ -48,6 +48,9 @@ extension Repository {
             await leaveLock()
             return result
         } catch {
+            // The repository owns its write state: a failed backup leaves no claims or uploads behind
+            // for the next one in this process.
+            await settleAfterFailure()
             await leaveLock()
             throw error
         }

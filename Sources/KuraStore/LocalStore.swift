@@ -1,3 +1,4 @@
+import KuraCore
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -75,7 +76,7 @@ public final class LocalStore: ObjectStore {
         let key = try ObjectKey(key, location: location)
         // write + fsync blocks for milliseconds: do it on a thread of its own, not on one of the few
         // threads of Swift's cooperative pool (which the CPU-bound pipeline needs).
-        try await BlockingIO.run {
+        try await BlockingThreads.run {
             for _ in 0..<Self.maximumAttempts {
                 if try self.putOnce(key, data) { return }
             }

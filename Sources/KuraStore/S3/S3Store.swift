@@ -306,7 +306,7 @@ public final class S3Store: ObjectStore {
                                   timeoutSeconds: options.requestTimeoutSeconds)
         let client = try takeClient()
         do {
-            let response = try await BlockingIO.run { try client.client.send(request) }
+            let response = try await BlockingThreads.run { try client.client.send(request) }
             giveBack(client)
             return response
         } catch {
