@@ -102,7 +102,8 @@ public final class Repository: Sendable {
     // MARK: - Creating and opening
 
     /// Creates a new repository in an empty store and returns it open.
-    public static func initialize(store: any ObjectStore, password: [UInt8], options: InitOptions = InitOptions(), cacheDirectory: String? = nil) async throws -> Repository {
+    public static func initialize(store: any ObjectStore, password: [UInt8], options: InitOptions = InitOptions(), cacheDirectory: String? = nil,
+                                  keyCache useKeyCache: Bool = false) async throws -> Repository {
         if (try? await store.stat("config")) != nil {
             throw KuraError(.alreadyExists, "a repository already exists at \(store.location)", hint: "use it as it is, or choose another --repo")
         }
@@ -137,6 +138,10 @@ public final class Repository: Sendable {
             try await store.put("config", data: try JSON.encode(config))
         } catch { throw storeError(error, doing: "writing the new repository") }
         repo.keyID = keyID
+        // The first backup after `init` then skips the full key derivation too (see `open`).
+        if useKeyCache, let cacheDirectory {
+            KeyCache(directory: "\(cacheDirectory)/\(id)", repositoryID: id).save(keyID: keyID, masterKey: masterKey, password: password)
+        }
         return repo
     }
 

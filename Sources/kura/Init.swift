@@ -51,7 +51,8 @@ struct Init: AsyncParsableCommand {
                 options.chunker = other.config.chunkerParameters
                 options.chunkerKey = other.chunkerSecret
             }
-            let repo = try await Repository.initialize(store: try global.store(create: true), password: password, options: options)
+            let repo = try await Repository.initialize(store: try global.store(create: true), password: password, options: options,
+                                                       cacheDirectory: global.cacheDirectory, keyCache: global.passwordSource().allowsKeyCache)
             if global.json {
                 struct Out: Encodable { var id: String; var location: String; var chunker: RepositoryConfig.Chunker }
                 try Terminal.json(Out(id: repo.config.id, location: repo.store.location, chunker: repo.config.chunker))

@@ -60,6 +60,22 @@ struct KeyCacheTests {
         #expect(!typed.openedFromKeyCache)
     }
 
+    @Test("init caches the key it creates: the first open after it needs no full derivation")
+    func initCaches() async throws {
+        let tmp = try TemporaryFolder("kura-keycache")
+        let store = MemoryStore()
+        let cache = tmp.file("cache")
+        var options = InitOptions()
+        options.kdfCost = (n: 1 << 10, r: 8, p: 1)
+        let repo = try await Repository.initialize(store: store, password: bytes("correct horse"), options: options, cacheDirectory: cache, keyCache: true)
+        let opened = try await Repository.open(store: store, password: bytes("correct horse"), cacheDirectory: cache, keyCache: true)
+        #expect(opened.openedFromKeyCache)
+        #expect(opened.keyID == repo.keyID)
+        // Without keyCache (a typed password) init writes nothing.
+        let other = try await Repository.initialize(store: MemoryStore(), password: bytes("x"), options: options, cacheDirectory: cache, keyCache: false)
+        #expect(!FileManager.default.fileExists(atPath: "\(cache)/\(other.config.id)/keys"))
+    }
+
     @Test("a damaged cache file is ignored and rewritten")
     func damagedCache() async throws {
         let tmp = try TemporaryFolder("kura-keycache")
