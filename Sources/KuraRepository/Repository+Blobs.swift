@@ -31,7 +31,8 @@ extension Repository {
     /// `supersedes` are skipped.
     public func loadIndex() async throws {
         if state.withLock({ $0.indexLoaded }) { return }
-        install(try await readIndex())
+        let (index, files) = try await readIndex()
+        install(index, files: files)
     }
 
     /// Reads the index again and swaps it in at once, so that a long-lived reader (`kura serve`) sees
@@ -40,15 +41,17 @@ extension Repository {
     /// index covers every snapshot listed before the call. Does nothing while this instance is writing.
     public func refreshIndex() async throws {
         guard state.withLock({ $0.indexLoaded }) else { return try await loadIndex() }
-        let index = try await readIndex()
+        let (index, files) = try await readIndex()
         state.withLock { s in
             guard s.pending.isEmpty, s.dataPacks.isEmpty, s.treePack == nil, s.unindexed.isEmpty else { return }
             s.index = index
+            s.indexFiles = files
         }
     }
 
-    /// The index as the repository holds it now (cache plus new index files, or every index file).
-    private func readIndex() async throws -> MemoryIndex {
+    /// The index as the repository holds it now (cache plus new index files, or every index file), and
+    /// the index files it reflects.
+    private func readIndex() async throws -> (MemoryIndex, Set<BlobID>) {
         let listing: [ObjectInfo]
         do { listing = try await store.list(prefix: "index/") } catch { throw Repository.storeError(error, doing: "listing the index") }
         let current = Set(listing.compactMap { BlobID(hex: String($0.key.dropFirst("index/".count))) })
@@ -62,7 +65,7 @@ extension Repository {
                 for (_, file) in newFiles { for p in file.packs { index.add(pack: p.id, entries: p.entries) } }
                 index.mergeRecent()
                 if !newFiles.isEmpty { cache.save(indexIDs: current, index: index) }
-                return index
+                return (index, current)
             }
         }
         let files = try await readIndexFiles(Array(current))
@@ -74,7 +77,23 @@ extension Repository {
         // is none): otherwise a superseded file still in the listing would look new next time, and the
         // fast path would add its packs back (packs gc or `forgetMissingPacks` dropped on purpose).
         cache?.save(indexIDs: current, index: index)
-        return index
+        return (index, current)
+    }
+
+    /// After a backup's index file is written: the in-memory index is the cache's next content, so
+    /// the next command (the no-change backup an hour later) maps it instead of reading and decrypting
+    /// the index files this one wrote. Only when the loaded index reflects exactly a known set of
+    /// index files (every one this process wrote included) and nothing is left unindexed.
+    func saveIndexCacheFromMemory() {
+        guard let cacheDirectory else { return }
+        let snapshot: (MemoryIndex, Set<BlobID>)? = state.withLock { s in
+            guard s.indexLoaded, let files = s.indexFiles, s.unindexed.isEmpty else { return nil }
+            return (s.index, files)
+        }
+        guard let (loaded, files) = snapshot else { return }
+        var index = loaded
+        index.mergeRecent()
+        IndexCache(path: "\(cacheDirectory)/\(config.id)/index.cache").save(indexIDs: files, index: index)
     }
 
     /// Drops the loaded index unless a write is in progress (claims, open packs), so that the next
@@ -83,14 +102,16 @@ extension Repository {
         state.withLock { s in
             guard s.indexLoaded, s.pending.isEmpty, s.dataPacks.isEmpty, s.treePack == nil, s.unindexed.isEmpty else { return false }
             s.index = MemoryIndex()
+            s.indexFiles = nil
             s.indexLoaded = false
             return true
         }
     }
 
-    private func install(_ index: MemoryIndex) {
+    private func install(_ index: MemoryIndex, files: Set<BlobID>) {
         state.withLock { s in
             guard !s.indexLoaded else { return }
+            s.indexFiles = files
             var merged = index
             // Blobs packed by this process before the index was loaded stay known.
             for p in s.unindexed { merged.add(pack: p.id, entries: p.entries) }
@@ -148,7 +169,11 @@ extension Repository {
         var packed: [UInt8] = []
         withUnsafeBytes(of: UInt32(plain.count).littleEndian) { packed.append(contentsOf: $0) }
         if let z = Zstd.compress(plain, level: 3) { packed.append(1); packed.append(contentsOf: z) } else { packed.append(0); packed.append(contentsOf: plain) }
-        return try await putNamedByContent(folder: "index", try seal(packed))
+        let id = try await putNamedByContent(folder: "index", try seal(packed))
+        // A plain index file adds to what the loaded index reflects; one that supersedes others
+        // (gc, repair) makes that unknown until the index is read again.
+        state.withLock { s in if file.supersedes.isEmpty { s.indexFiles?.insert(id) } else { s.indexFiles = nil } }
+        return id
     }
 
     /// Where a blob is, if the repository has it.
@@ -374,6 +399,7 @@ extension Repository {
             state.withLock { $0.unindexed.insert(contentsOf: packs, at: 0) }
             throw error
         }
+        saveIndexCacheFromMemory()
     }
 
     // MARK: - Reading blobs

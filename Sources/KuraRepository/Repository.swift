@@ -66,6 +66,9 @@ public final class Repository: Sendable {
     struct State: ~Copyable {
         var index = MemoryIndex()
         var indexLoaded = false
+        /// The index files the loaded index reflects exactly (nil: not known, e.g. after gc wrote a
+        /// superseding one); the index cache is written from memory only when known.
+        var indexFiles: Set<BlobID>?
         /// Ids claimed by a writer but not yet in an uploaded pack.
         var pending = Set<BlobID>()
         /// Open packs no appender holds right now (at most `openDataPacks` data packs, one tree pack).

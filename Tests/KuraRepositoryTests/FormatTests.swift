@@ -338,6 +338,30 @@ struct IndexTests {
         for i in 0..<200 { #expect(index.location(of: BlobID(bytes: randomBytes(32, seed: 99_000 + UInt64(i)))) == nil) }
     }
 
+    @Test("flush leaves the index cache current: it names every index file and holds every blob, so the next open reads none")
+    func indexCacheAfterFlush() async throws {
+        let tmp = try TemporaryFolder("kura-test")
+        let store = MemoryStore()
+        let cacheDir = tmp.file("cache")
+        _ = try await makeRepository(store: store)
+        let repo = try await Repository.open(store: store, password: bytes("correct horse"), cacheDirectory: cacheDir)
+        let ids = try await repo.withLock(.shared) { _ in
+            try await repo.loadIndex()  // as a backup does
+            var ids: [BlobID] = []
+            for i in 0..<30 { ids.append(try await repo.saveBlob(.data, randomBytes(4000, seed: UInt64(300 + i))).id) }
+            try await repo.flush()
+            return ids
+        }
+        let listed = Set(try await store.list(prefix: "index/").compactMap { BlobID(hex: String($0.key.dropFirst("index/".count))) })
+        let cached = IndexCache(path: "\(cacheDir)/\(repo.config.id)/index.cache").load()
+        #expect(!listed.isEmpty && cached?.indexIDs == listed)
+        for id in ids { #expect(cached?.index.contains(id) == true) }
+        // gc-like superseding index: the cache is not written from memory any more (it would be unknown).
+        let superseding = IndexFile(packs: [], supersedes: Array(listed))
+        try await repo.withLock(.exclusive) { _ in _ = try await repo.writeIndexFile(superseding) }
+        #expect(repo.state.withLock { $0.indexFiles } == nil)
+    }
+
     @Test("the index cache is used, updated with new index files only, and rebuilt when it does not match")
     func indexCache() async throws {
         let tmp = try TemporaryFolder("kura-test")
