@@ -35,7 +35,8 @@ public final class Archiver: Sendable {
         self.excluder = PathMatcher(options.excludes)
         self.fileSlots = AsyncLimiter(capacity: max(1, options.fileParallelism))
         self.saver = ContentSaver(repository: repository, inFlightBytes: options.inFlightBytes,
-                                  parallelChunking: options.parallelChunking ?? (ProcessInfo.processInfo.activeProcessorCount > 2))
+                                  parallelChunking: options.parallelChunking ?? (ProcessInfo.processInfo.activeProcessorCount > 2),
+                                  readSize: options.readSize)
         self.progressHandler = progress
     }
 

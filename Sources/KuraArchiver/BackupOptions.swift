@@ -19,6 +19,8 @@ public struct BackupOptions: Sendable {
     /// 16 MiB (two 8 MiB blocks, or one block and its carried tail) keeps both cores of a 2-core machine
     /// busy as well as 32 MiB did and lowers the peak RSS by 15–50 MB (docs/benchmarks.md, issue 14).
     public var inFlightBytes = 16 << 20
+    /// Bytes read per block (nil: 2 MiB, bounded by the chunker's sizes); cut points do not depend on it.
+    public var readSize: Int?
     /// Re-read and re-hash every file instead of trusting the parent snapshot (the weekly "full").
     public var forceReread = false
     /// The snapshot to compare with (id prefix or `latest`); default: the newest snapshot of this host

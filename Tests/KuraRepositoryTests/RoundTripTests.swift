@@ -257,6 +257,27 @@ struct RoundTripTests {
         #expect(try RawFS.read(bytes(restored + "/b/f4")) == randomBytes(3004, seed: 4))
     }
 
+    @Test("cut points do not depend on the read size: blocks smaller than the largest chunk give the same chunks")
+    func readSizeDoesNotMoveCuts() async throws {
+        let tmp = try TemporaryFolder("kura-test")
+        let source = tmp.file("src")
+        mkdir(source, 0o755)
+        // Random data (content-defined cuts) and a long zero run (cuts forced at the maximum size).
+        try RawFS.write(bytes(source + "/mixed.bin"), randomBytes(3 << 20, seed: 78) + [UInt8](repeating: 0, count: 1 << 20) + randomBytes(1 << 20, seed: 79))
+        let repo = try await makeRepository()   // 4 KiB / 16 KiB / 64 KiB chunks
+        var trees: [BlobID?] = []
+        for readSize in [nil, 65_536, 20_000, 5_000, 1_000] as [Int?] {
+            var o = BackupOptions(paths: [source])
+            o.readSize = readSize
+            o.forceReread = true
+            let snap = try await Archiver(repository: repo, options: o).run().snapshot
+            let node = try await SnapshotBrowser(repository: repo, snapshot: snap).entry(at: bytes(source + "/mixed.bin")).node
+            #expect((node?.content.count ?? 0) > 100)
+            trees.append(try await SnapshotBrowser(repository: repo, snapshot: snap).entry(at: bytes(source)).tree)
+        }
+        #expect(trees[0] != nil && Set(trees.map { $0! }).count == 1)
+    }
+
     @Test("the pipeline gives the same chunks with the parallel chunker as with the sequential one")
     func parallelChunkingInPipeline() async throws {
         let tmp = try TemporaryFolder("kura-test")
