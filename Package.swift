@@ -69,7 +69,7 @@ let package = Package(
         .target(name: "KuraChunker", dependencies: ["KuraCore"]),
         .target(name: "KuraCrypto", dependencies: ["KuraCore", "CCrypto"]),
         .target(name: "KuraCompression", dependencies: ["KuraCore", "CZstd", "CZlib"]),
-        .target(name: "KuraStore", dependencies: ["KuraCore", "KuraCrypto", "KuraCurl", "CKuraSystem"]),
+        .target(name: "KuraStore", dependencies: ["KuraCore", "KuraCrypto", "KuraCurl", "KuraFileSystem", "CKuraSystem"]),
         .target(name: "KuraTar", dependencies: ["KuraCore"]),
         .target(name: "KuraFileSystem", dependencies: ["KuraCore", "CKuraSystem"]),
         .target(name: "KuraRepository",

@@ -254,10 +254,20 @@ public final class Restorer: Sendable {
             let chunks = node.content.filter { !$0.isHole }
             var offsets: [Int64] = []
             for e in node.content { if !e.isHole { offsets.append(offset) }; offset += Int64(e.length) }
-            var index = 0
-            try await ContentStreamer(repository: repository).stream(chunks) { bytes in
-                try bytes.withUnsafeBytes { try file.write($0, at: offsets[index]) }
-                index += 1
+            if chunks.count == node.content.count, node.size >= UInt64(DirectWriter.threshold) {
+                // A large file without holes is written front to back around the page cache: the
+                // restore neither pays the kernel's page-cache copy nor evicts the server's working set.
+                var writer = DirectWriter(fd: file.fd, path: display)
+                try await ContentStreamer(repository: repository).stream(chunks) { bytes in
+                    try bytes.withUnsafeBytes { try writer.write($0) }
+                }
+                try writer.finish()
+            } else {
+                var index = 0
+                try await ContentStreamer(repository: repository).stream(chunks) { bytes in
+                    try bytes.withUnsafeBytes { try file.write($0, at: offsets[index]) }
+                    index += 1
+                }
             }
             guard ftruncate(file.fd, off_t(node.size)) == 0 else { throw FileSystemError("truncate", path: display, errno: errno) }
             applyMetadata(node, fd: file, display: display)

@@ -1,4 +1,5 @@
 import KuraCore
+import KuraFileSystem
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -68,9 +69,8 @@ public final class LocalStore: ObjectStore {
     /// Durable when it returns (local: temp file in the same directory, write, fsync, rename, fsync the directory).
     /// Creates missing directories (0700); throws ``ObjectStoreError/Code/alreadyExists`` if the key clashes
     /// with an object where a directory is needed, or with objects stored below it.
-    /// Objects at least this large are written with direct I/O (see `SystemCall.writeDirect`);
-    /// `KURA_DIRECT_IO=0` turns it off (for a file system that handles direct I/O badly, and to measure).
-    static let directWriteThreshold = getenv("KURA_DIRECT_IO").map { String(cString: $0) } == "0" ? Int.max : 1 << 20
+    /// Objects at least this large (packs) are written around the page cache (`DirectWriter.threshold`).
+    static var directWriteThreshold: Int { DirectWriter.threshold }
 
     public func put(_ key: String, data: [UInt8]) async throws {
         let key = try ObjectKey(key, location: location)
@@ -115,12 +115,24 @@ public final class LocalStore: ObjectStore {
         try faultInjection?(.temporaryFileCreated)
         do {
             try SystemCall.run("fchmod") { fchmod(fd, 0o600) }
-            // Large objects (packs) bypass the page cache where the file system allows it.
-            var direct = false
-            if data.count >= Self.directWriteThreshold { direct = try SystemCall.writeDirect(fd, data) }
-            if !direct { try SystemCall.write(fd, data) }
         } catch {
             throw failure(error, "cannot write temporary file", key)
+        }
+        do {
+            // Large objects (packs) bypass the page cache where the file system allows it.
+            if data.count >= Self.directWriteThreshold {
+                var writer = DirectWriter(fd: fd, path: Array(key.string.utf8))
+                try data.withUnsafeBytes { try writer.write($0) }
+                try writer.finish()
+            } else {
+                try SystemCall.write(fd, data)
+            }
+        } catch let error as SystemCallError {
+            throw failure(error, "cannot write temporary file", key)
+        } catch let error as FileSystemError {
+            throw failure(SystemCallError(call: error.operation, errno: error.errno), "cannot write temporary file", key)
+        } catch {
+            throw ObjectStoreError(.io, key: key.string, location: location, message: "cannot write temporary file: \(error)")
         }
         try faultInjection?(.dataWritten)
         do {

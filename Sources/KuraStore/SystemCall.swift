@@ -77,53 +77,6 @@ enum SystemCall {
         if let failure { throw failure }
     }
 
-    /// Writes `bytes` at offset 0 of a new file, bypassing the page cache (O_DIRECT) when the file
-    /// system allows it: a pack written through the page cache costs the kernel a page allocation and
-    /// a copy per 4 KiB — measured on these VMs, 700 MB took 1.86 s of system time buffered and 0.14 s
-    /// direct. Direct I/O needs aligned memory, offsets and lengths, so the bytes go through a 1 MiB
-    /// aligned buffer (the last piece padded with zeros), and the file is cut to its real length.
-    /// Returns false (nothing written) when the file system refuses direct I/O; the caller then writes
-    /// normally.
-    static func writeDirect(_ fd: Int32, _ bytes: [UInt8]) throws(SystemCallError) -> Bool {
-        let block = 4096, piece = 1 << 20
-        let flags = fcntl(fd, F_GETFL)
-        guard flags >= 0, fcntl(fd, F_SETFL, flags | kura_o_direct()) == 0 else { return false }
-        defer { _ = fcntl(fd, F_SETFL, flags) }
-        var raw: UnsafeMutableRawPointer?
-        guard posix_memalign(&raw, block, piece) == 0, let buffer = raw else { return false }
-        defer { free(buffer) }
-        var offset = 0
-        var failure: SystemCallError?
-        var refused = false
-        bytes.withUnsafeBytes { source in
-            while offset < source.count {
-                let n = min(piece, source.count - offset)
-                buffer.copyMemory(from: source.baseAddress! + offset, byteCount: n)
-                let length = (n + block - 1) / block * block
-                if length > n { (buffer + n).initializeMemory(as: UInt8.self, repeating: 0, count: length - n) }
-                var done = 0
-                while done < length {
-                    let count = pwrite(fd, buffer + done, length - done, off_t(offset + done))
-                    if count < 0 {
-                        let error = errno
-                        if error == EINTR { continue }
-                        if error == EINVAL, offset == 0, done == 0 { refused = true; return }  // no direct I/O here after all
-                        failure = SystemCallError(call: "pwrite", errno: error)
-                        return
-                    }
-                    done += count
-                }
-                offset += n
-            }
-        }
-        if refused { return false }
-        if let failure { throw failure }
-        if bytes.count % block != 0 {
-            guard ftruncate(fd, off_t(bytes.count)) == 0 else { throw SystemCallError(call: "ftruncate", errno: errno) }
-        }
-        return true
-    }
-
     /// Closes `fd`, ignoring errors: for descriptors that were only read, or on paths that already failed.
     static func closeQuietly(_ fd: Int32) {
         _ = close(fd)   // never retried: on Linux the descriptor is gone even after EINTR
