@@ -16,9 +16,9 @@ public struct BackupOptions: Sendable {
     /// Files read at the same time.
     public var fileParallelism = max(4, ProcessInfo.processInfo.activeProcessorCount * 2)
     /// Bytes of chunk data in flight (read but not yet packed) at most: the pipeline's memory bound.
-    /// 16 MiB (two 8 MiB blocks, or one block and its carried tail) keeps both cores of a 2-core machine
-    /// busy as well as 32 MiB did and lowers the peak RSS by 15–50 MB (docs/benchmarks.md, issue 14).
-    public var inFlightBytes = 16 << 20
+    /// 12 MiB (about four 2 MiB blocks with their carried tails) kept both cores of a 2-core machine as
+    /// busy as 16 or 32 MiB did, with a lower peak RSS (docs/benchmarks.md, issue 14).
+    public var inFlightBytes = 12 << 20
     /// Bytes read per block (nil: 2 MiB, bounded by the chunker's sizes); cut points do not depend on it.
     public var readSize: Int?
     /// Re-read and re-hash every file instead of trusting the parent snapshot (the weekly "full").
