@@ -73,7 +73,7 @@ let package = Package(
         .target(name: "KuraTar", dependencies: ["KuraCore"]),
         .target(name: "KuraFileSystem", dependencies: ["KuraCore", "CKuraSystem"]),
         .target(name: "KuraRepository",
-                dependencies: ["KuraCore", "KuraChunker", "KuraCrypto", "KuraCompression", "KuraStore"]),
+                dependencies: ["KuraCore", "KuraChunker", "KuraCrypto", "KuraCompression", "KuraStore", "CKuraSystem"]),
         .target(name: "KuraArchiver", dependencies: ["KuraRepository", "KuraFileSystem", "KuraProcess"]),
         .target(name: "KuraRestorer", dependencies: ["KuraRepository", "KuraFileSystem", "KuraTar", "KuraCompression"]),
         .target(name: "KuraChecker", dependencies: ["KuraRepository", "KuraCrypto", "KuraStore"]),

@@ -33,6 +33,11 @@ static inline unsigned int kura_major(unsigned long long dev) { return gnu_dev_m
 static inline unsigned int kura_minor(unsigned long long dev) { return gnu_dev_minor((dev_t)dev); }
 static inline unsigned long long kura_makedev(unsigned int ma, unsigned int mi) { return (unsigned long long)gnu_dev_makedev(ma, mi); }
 
+/// mremap with MREMAP_MAYMOVE (sys/mman.h declares it only with _GNU_SOURCE; variadic, so Swift
+/// cannot call it directly): grows an anonymous mapping without copying its pages (the index table).
+extern void *mremap(void *old_address, size_t old_size, size_t new_size, int flags, ...);
+static inline void *kura_mremap(void *p, size_t old_size, size_t new_size) { return mremap(p, old_size, new_size, 1); }
+
 /// Keeps large buffers (read blocks, packs, sealed chunks) in the heap instead of a fresh mmap per
 /// allocation, so that a backup does not page-fault and zero every buffer again. Process-wide: only
 /// the command-line front end calls it. One arena: memory freed by one thread is reused by the others

@@ -131,8 +131,12 @@ struct MemoryIndex {
     /// Moves the recent additions into the sorted table.
     mutating func mergeRecent() {
         guard !recent.isEmpty else { return }
-        table = table.merged(with: Array(recent))
+        let extra = Array(recent)
         recent = [:]
+        // A table no copy of this index shares is grown in place (no second table at the peak).
+        if isKnownUniquelyReferenced(&table), let grown = table.mergedInPlace(with: extra) { table = grown } else {
+            table = table.merged(with: extra)
+        }
     }
 
     /// Replaces the contents with every entry of `files` at once (sorting once instead of merging).

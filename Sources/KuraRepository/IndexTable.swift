@@ -1,3 +1,4 @@
+import CKuraSystem
 import Foundation
 
 /// The compact in-memory (or memory-mapped) index: fixed 48-byte records sorted by blob id.
@@ -11,11 +12,12 @@ final class IndexTable: @unchecked Sendable {
     /// Where the records are: owned memory or a read-only mapping of the cache file.
     private let base: UnsafeRawPointer?
     let count: Int
-    private let owner: Owner
+    private var owner: Owner
     /// prefixStart[p] = first record whose id starts with 16-bit prefix p (65,537 entries).
     private let prefixStart: [UInt32]
 
-    enum Owner { case memory(UnsafeMutableRawPointer), mapping(UnsafeMutableRawPointer, Int), none }
+    /// `anonymous`: an anonymous mapping of its own (tables made by merging), which can grow in place.
+    enum Owner { case memory(UnsafeMutableRawPointer), mapping(UnsafeMutableRawPointer, Int), anonymous(UnsafeMutableRawPointer, Int), none }
 
     /// An empty table.
     init() { base = nil; count = 0; owner = .none; prefixStart = [UInt32](repeating: 0, count: 65_537) }
@@ -45,9 +47,60 @@ final class IndexTable: @unchecked Sendable {
     deinit {
         switch owner {
         case .memory(let p): p.deallocate()
-        case .mapping(let p, let n): munmap(p, n)
+        case .mapping(let p, let n), .anonymous(let p, let n): munmap(p, n)
         case .none: break
         }
+    }
+
+    /// `count` records' worth of anonymous memory (whole pages), or nil.
+    private static func mapAnonymous(count: Int) -> (UnsafeMutableRawPointer, Int)? {
+        let length = max(1, (count * recordSize + 4095) / 4096) * 4096
+        guard let p = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), p != MAP_FAILED else { return nil }
+        return (p, length)
+    }
+
+    /// Compares the record at `p` with `id` (byte order = word order, records are big-endian).
+    @inline(__always) static func compare(_ p: UnsafeRawPointer, _ id: BlobID) -> Int {
+        let r = (UInt64(bigEndian: p.loadUnaligned(fromByteOffset: 0, as: UInt64.self)),
+                 UInt64(bigEndian: p.loadUnaligned(fromByteOffset: 8, as: UInt64.self)),
+                 UInt64(bigEndian: p.loadUnaligned(fromByteOffset: 16, as: UInt64.self)),
+                 UInt64(bigEndian: p.loadUnaligned(fromByteOffset: 24, as: UInt64.self)))
+        let k = (id.w0, id.w1, id.w2, id.w3)
+        return r == k ? 0 : (r < k ? -1 : 1)
+    }
+
+    /// Merges `extra` into this table's own memory, which it takes over: called only on a table
+    /// nothing else references (`MemoryIndex.mergeRecent` checks), whose records are an anonymous
+    /// mapping. The mapping grows with `mremap` (pages move, bytes are not copied) and the merge runs
+    /// from the back, so the old and the new table never exist side by side: a backup of a million
+    /// small files peaked at twice the table size (2 × 48 MB) during each merge before. Nil when it
+    /// cannot (then `merged(with:)` makes a new table).
+    func mergedInPlace(with extra: [(BlobID, MemoryIndex.Entry)]) -> IndexTable? {
+        guard case .anonymous(let p, let length) = owner else { return nil }
+        let fresh = extra.filter { lookup($0.0) == nil }.sorted { $0.0 < $1.0 }
+        let total = count + fresh.count
+        let needed = max(1, (total * IndexTable.recordSize + 4095) / 4096) * 4096
+        var q = p, newLength = length
+        if needed > length {
+            // Room for a few more merges, so that not every one remaps.
+            newLength = needed + needed / 8 / 4096 * 4096
+            guard let r = kura_mremap(p, length, newLength), r != MAP_FAILED else { return nil }
+            q = r
+        }
+        let size = IndexTable.recordSize
+        var i = count - 1, j = fresh.count - 1, k = total - 1
+        while j >= 0 {
+            if i >= 0, IndexTable.compare(UnsafeRawPointer(q + i * size), fresh[j].0) > 0 {
+                (q + k * size).copyMemory(from: q + i * size, byteCount: size)
+                i -= 1
+            } else {
+                IndexTable.write(fresh[j].0, fresh[j].1, to: q + k * size)
+                j -= 1
+            }
+            k -= 1
+        }
+        owner = .none  // the memory belongs to the new table now
+        return IndexTable(records: q, count: total, owner: .anonymous(q, newLength))
     }
 
     static func allocate(count: Int) -> UnsafeMutableRawPointer {
@@ -74,7 +127,8 @@ final class IndexTable: @unchecked Sendable {
     /// A new table with the records of `self` and `extra` (extra's entries lose to existing ones).
     func merged(with extra: [(BlobID, MemoryIndex.Entry)]) -> IndexTable {
         let sortedExtra = extra.sorted { $0.0 < $1.0 }
-        let out = IndexTable.allocate(count: count + sortedExtra.count)
+        let mapped = IndexTable.mapAnonymous(count: count + sortedExtra.count)
+        let out = mapped?.0 ?? IndexTable.allocate(count: count + sortedExtra.count)
         var i = 0, j = 0, n = 0
         var scratch = [UInt8](repeating: 0, count: IndexTable.recordSize)
         while i < count || j < sortedExtra.count {
@@ -91,7 +145,7 @@ final class IndexTable: @unchecked Sendable {
             else { IndexTable.write(sortedExtra[j].0, sortedExtra[j].1, to: out + n * IndexTable.recordSize); j += 1 }
             n += 1
         }
-        return IndexTable(records: out, count: n, owner: .memory(out))
+        return IndexTable(records: out, count: n, owner: mapped.map { .anonymous($0.0, $0.1) } ?? .memory(out))
     }
 
     @inline(__always) func record(_ i: Int) -> UnsafeRawPointer { base! + i * IndexTable.recordSize }

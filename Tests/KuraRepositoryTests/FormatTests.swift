@@ -318,6 +318,33 @@ struct IndexTests {
         return out
     }
 
+    @Test("merges grow the table in place when nothing shares it, and copy when a copy of the index does; both find every entry")
+    func inPlaceMerges() throws {
+        var index = MemoryIndex()
+        var all: [(BlobID, PackEntry)] = []
+        var shared: MemoryIndex? = nil
+        for round in 0..<6 {
+            let pack = BlobID(bytes: randomBytes(32, seed: 500 + UInt64(round)))
+            let list = entries(9000 + round * 1000, seed: 600 + UInt64(round))
+            if round == 3 { shared = index }   // a copy (like the one the cache writer takes): no in-place merge
+            index.add(pack: pack, entries: list)
+            index.mergeRecent()
+            all += list.map { (pack, $0) }
+        }
+        #expect(index.table.count == all.count)
+        for (pack, e) in all {
+            let loc = index.location(of: e.id)
+            #expect(loc?.entry == e && loc?.pack == pack)
+        }
+        // The copy still sees exactly what it had: rounds 0...2.
+        let before = all.prefix(9000 + 10000 + 11000)
+        #expect(shared?.table.count == before.count)
+        for (_, e) in before.prefix(500) { #expect(shared?.location(of: e.id)?.entry == e) }
+        #expect(shared?.location(of: all.last!.1.id) == nil)
+        // Sorted, without duplicates.
+        for i in 1..<index.table.count { #expect(index.table.id(at: i - 1) < index.table.id(at: i)) }
+    }
+
     @Test("the table finds every entry after bulk loads and merges, and nothing else; 48 bytes per blob")
     func tableLookups() throws {
         var index = MemoryIndex()
