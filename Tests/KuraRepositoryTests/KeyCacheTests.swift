@@ -76,12 +76,17 @@ struct KeyCacheTests {
         #expect(!FileManager.default.fileExists(atPath: "\(cache)/\(other.config.id)/keys"))
     }
 
-    @Test("a damaged cache file is ignored and rewritten")
-    func damagedCache() async throws {
+    /// A fast-to-open repository in memory and a cache folder for it.
+    func repositoryAndCache() async throws -> (TemporaryFolder, MemoryStore, Repository, String) {
         let tmp = try TemporaryFolder("kura-keycache")
         let store = MemoryStore()
-        let repo = try await makeRepository(store: store)
-        let cache = tmp.file("cache")
+        return (tmp, store, try await makeRepository(store: store), tmp.file("cache"))
+    }
+
+    @Test("a damaged cache file is ignored and rewritten")
+    func damagedCache() async throws {
+        let (scratch, store, repo, cache) = try await repositoryAndCache()
+        defer { withExtendedLifetime(scratch) {} }
         let first = try await Repository.open(store: store, password: bytes("correct horse"), cacheDirectory: cache, keyCache: true)
         let file = "\(cache)/\(repo.config.id)/keys/\(first.keyID!.hex)"
         var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: file)))
@@ -95,10 +100,8 @@ struct KeyCacheTests {
 
     @Test("changing the password revokes the cached key: the old password opens nothing, and its cache entry is gone")
     func passwordChangeRevokes() async throws {
-        let tmp = try TemporaryFolder("kura-keycache")
-        let store = MemoryStore()
-        let repo = try await makeRepository(store: store)
-        let cache = tmp.file("cache")
+        let (scratch, store, repo, cache) = try await repositoryAndCache()
+        defer { withExtendedLifetime(scratch) {} }
         // Another host's view: it caches the key for the old password.
         let host = try await Repository.open(store: store, password: bytes("correct horse"), cacheDirectory: cache, keyCache: true)
         let oldKey = host.keyID!

@@ -265,17 +265,26 @@ struct RoundTripTests {
         // Random data (content-defined cuts) and a long zero run (cuts forced at the maximum size).
         try RawFS.write(bytes(source + "/mixed.bin"), randomBytes(3 << 20, seed: 78) + [UInt8](repeating: 0, count: 1 << 20) + randomBytes(1 << 20, seed: 79))
         let repo = try await makeRepository()   // 4 KiB / 16 KiB / 64 KiB chunks
+        let trees = try await treesOfFullBackups(repo, source, file: "/mixed.bin",
+                                                 variants: [nil, 65_536, 20_000, 5_000, 1_000].map { size in { $0.readSize = size } })
+        #expect(trees[0] != nil && Set(trees.map { $0! }).count == 1)
+    }
+
+    /// Backs `source` up once per variant of the options, each a full re-read, checks that `file` was
+    /// cut into many chunks, and returns the tree id of `source` in each snapshot.
+    func treesOfFullBackups(_ repo: Repository, _ source: String, file: String,
+                            variants: [(inout BackupOptions) -> Void]) async throws -> [BlobID?] {
         var trees: [BlobID?] = []
-        for readSize in [nil, 65_536, 20_000, 5_000, 1_000] as [Int?] {
+        for variant in variants {
             var o = BackupOptions(paths: [source])
-            o.readSize = readSize
             o.forceReread = true
+            variant(&o)
             let snap = try await Archiver(repository: repo, options: o).run().snapshot
-            let node = try await SnapshotBrowser(repository: repo, snapshot: snap).entry(at: bytes(source + "/mixed.bin")).node
+            let node = try await SnapshotBrowser(repository: repo, snapshot: snap).entry(at: bytes(source + file)).node
             #expect((node?.content.count ?? 0) > 100)
             trees.append(try await SnapshotBrowser(repository: repo, snapshot: snap).entry(at: bytes(source)).tree)
         }
-        #expect(trees[0] != nil && Set(trees.map { $0! }).count == 1)
+        return trees
     }
 
     @Test("the pipeline gives the same chunks with the parallel chunker as with the sequential one")
@@ -285,16 +294,8 @@ struct RoundTripTests {
         mkdir(source, 0o755)
         try RawFS.write(bytes(source + "/large.bin"), randomBytes(9 << 20, seed: 77))   // several 4 MiB+ blocks
         let repo = try await makeRepository()
-        var trees: [BlobID?] = []
-        for parallel in [false, true] {
-            var o = BackupOptions(paths: [source])
-            o.parallelChunking = parallel
-            o.forceReread = true
-            let snap = try await Archiver(repository: repo, options: o).run().snapshot
-            let node = try await SnapshotBrowser(repository: repo, snapshot: snap).entry(at: bytes(source + "/large.bin")).node
-            #expect((node?.content.count ?? 0) > 100)
-            trees.append(try await SnapshotBrowser(repository: repo, snapshot: snap).entry(at: bytes(source)).tree)
-        }
+        let trees = try await treesOfFullBackups(repo, source, file: "/large.bin",
+                                                 variants: [false, true].map { parallel in { $0.parallelChunking = parallel } })
         #expect(trees[0] != nil && trees[0] == trees[1])
     }
 
