@@ -238,8 +238,8 @@ extension Repository {
             return s.uploadFailure
         }) { throw failure }
         // One task at a time appends to an open pack, outside the state lock: the append also hashes
-        // the blob (the pack's name), which other tasks need not wait for to seal theirs. Two data packs
-        // are open, so that two appenders hash on two cores (one pack's hash is one sequential pass).
+        // the blob (the pack's name), which other tasks need not wait for to seal theirs. There are
+        // `openDataPacks` open data packs, each with its own appender (one pack's hash is one sequential pass).
         let gate = blob.type == .data ? dataPackGate : treePackGate
         await gate.acquire(1)
         // Take the builder out of the state, so that its buffer is uniquely referenced and grows in
