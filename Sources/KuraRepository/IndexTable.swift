@@ -130,14 +130,10 @@ final class IndexTable: @unchecked Sendable {
         let mapped = IndexTable.mapAnonymous(count: count + sortedExtra.count)
         let out = mapped?.0 ?? IndexTable.allocate(count: count + sortedExtra.count)
         var i = 0, j = 0, n = 0
-        var scratch = [UInt8](repeating: 0, count: IndexTable.recordSize)
         while i < count || j < sortedExtra.count {
             let takeOld: Bool
             if j >= sortedExtra.count { takeOld = true } else if i >= count { takeOld = false } else {
-                let c = scratch.withUnsafeMutableBytes { s -> Int in
-                    IndexTable.write(sortedExtra[j].0, sortedExtra[j].1, to: s.baseAddress!)
-                    return IndexTable.compare(record(i), UnsafeRawPointer(s.baseAddress!))
-                }
+                let c = IndexTable.compare(record(i), sortedExtra[j].0)
                 if c == 0 { j += 1; continue }
                 takeOld = c < 0
             }
@@ -182,14 +178,9 @@ final class IndexTable: @unchecked Sendable {
         var lo = Int(prefixStart[p]), hi = Int(prefixStart[p + 1])
         while lo < hi {
             let mid = (lo + hi) / 2
-            let r = record(mid)
-            let other = (UInt64(bigEndian: r.loadUnaligned(fromByteOffset: 0, as: UInt64.self)),
-                         UInt64(bigEndian: r.loadUnaligned(fromByteOffset: 8, as: UInt64.self)),
-                         UInt64(bigEndian: r.loadUnaligned(fromByteOffset: 16, as: UInt64.self)),
-                         UInt64(bigEndian: r.loadUnaligned(fromByteOffset: 24, as: UInt64.self)))
-            let key = (id.w0, id.w1, id.w2, id.w3)
-            if other == key { return IndexTable.entry(at: r) }
-            if other < key { lo = mid + 1 } else { hi = mid }
+            let c = IndexTable.compare(record(mid), id)
+            if c == 0 { return IndexTable.entry(at: record(mid)) }
+            if c < 0 { lo = mid + 1 } else { hi = mid }
         }
         return nil
     }
