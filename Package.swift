@@ -114,7 +114,7 @@ let package = Package(
         .testTarget(name: "KuraStoreTests", dependencies: ["KuraTestSupport", "KuraCore", "KuraCrypto", "KuraStore", "KuraStoreTesting"]),
         .testTarget(name: "KuraProcessTests", dependencies: ["KuraTestSupport", "KuraProcess", "KuraCore"]),
         .testTarget(name: "KuraTarTests", dependencies: ["KuraTestSupport", "KuraTar"]),
-        .testTarget(name: "KuraRepositoryTests", dependencies: ["KuraTestSupport", "KuraRepository", "KuraArchiver", "KuraRestorer"]),
+        .testTarget(name: "KuraRepositoryTests", dependencies: ["KuraTestSupport", "KuraRepository", "KuraArchiver", "KuraRestorer", "KuraStoreTesting"]),
         .testTarget(name: "KuraMaintenanceTests", dependencies: ["KuraTestSupport", "KuraCore", "KuraMaintenance", "KuraChecker", "KuraRepository", "KuraArchiver", "KuraRestorer", "KuraStore", "KuraCrypto"]),
         .testTarget(name: "KuraCLITests", dependencies: ["KuraTestSupport", "kura", "KuraRepository", "KuraStore"]),
         .testTarget(name: "KuraPostgresTests", dependencies: ["KuraTestSupport", "KuraPostgres", "KuraRepository", "KuraArchiver", "KuraRestorer", "KuraStore", "kura"],

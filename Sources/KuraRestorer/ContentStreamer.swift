@@ -6,9 +6,13 @@ public struct ContentStreamer: Sendable {
     public let repository: Repository
     /// Chunks loaded ahead of the one being written.
     public var readAhead = 4
+    /// Chunks already loaded (by a batched read, ``Repository/loadBlobs(_:maxGap:maxRead:)``): used as
+    /// they are; every other chunk is loaded here.
+    public var preloaded: [BlobID: [UInt8]]
 
-    public init(repository: Repository) {
+    public init(repository: Repository, preloaded: [BlobID: [UInt8]] = [:]) {
         self.repository = repository
+        self.preloaded = preloaded
         if repository.store.isRemote { readAhead = 8 }   // hide a round trip per chunk
     }
 
@@ -16,12 +20,16 @@ public struct ContentStreamer: Sendable {
         try await withThrowingTaskGroup(of: (Int, [UInt8]).self) { group in
             var next = 0
             var ready: [Int: [UInt8]] = [:]
+            // Starts loading the next chunk that is neither a hole nor preloaded (those need no loading).
             func spawn() {
-                while next < extents.count, extents[next].isHole { next += 1 }  // holes need no loading
-                guard next < extents.count, let id = extents[next].id else { return }
-                let i = next
-                next += 1
-                group.addTask { (i, try await repository.loadBlob(id)) }
+                while next < extents.count {
+                    let i = next
+                    next += 1
+                    guard let id = extents[i].id else { continue }
+                    if let bytes = preloaded[id] { ready[i] = bytes; continue }
+                    group.addTask { (i, try await repository.loadBlob(id)) }
+                    return
+                }
             }
             for _ in 0..<readAhead { spawn() }
             for (i, extent) in extents.enumerated() {

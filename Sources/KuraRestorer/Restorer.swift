@@ -53,7 +53,7 @@ public final class Restorer: Sendable {
         self.repository = repository
         self.options = options
         // A remote store is latency-bound: enough files in flight to keep its connections busy.
-        let files = repository.store.isRemote ? max(options.parallelism, 2 * repository.store.maxConcurrentRequests) : options.parallelism
+        let files = repository.store.isRemote ? max(options.parallelism, 2 * min(repository.store.maxConcurrentRequests, 64)) : options.parallelism
         self.slots = AsyncLimiter(capacity: max(1, files))
         self.progress = progress
     }
@@ -133,13 +133,29 @@ public final class Restorer: Sendable {
         let children = tree.nodes.map { node in
             (node, entry.path == [47] ? [47] + node.name : entry.path + [47] + node.name)
         }
+        // From a remote store, the small files of a folder are read in batches (one request per pack
+        // region, not one per file); a batch is started when its first file is, so the next batch
+        // loads while the files of the one before are written.
+        let batches = repository.store.isRemote && everything ? SmallFileBatches(tree.nodes) : nil
+        var batchTasks: [Int: Task<[BlobID: [UInt8]], Never>] = [:]
         return await withTaskGroup(of: Bool.self) { group in
             var restoredAny = everything
             var next = 0
             func spawn() {
                 let (node, path) = children[next]
+                let loaded = batches?.batch(ofChild: next).map { b in
+                    if let t = batchTasks[b] { return t }
+                    let ids = batches!.blobs(ofBatch: b)
+                    batchTasks = batchTasks.filter { $0.key >= b - 1 }   // older batches are held by their files only
+                    let t = Task { await self.repository.loadBlobs(ids) }
+                    batchTasks[b] = t
+                    return t
+                }
                 next += 1
-                group.addTask { await self.restoreChild(node, path: path, in: dir, matcher: matcher, everything: everything) }
+                group.addTask {
+                    let preloaded = await loaded?.value ?? [:]
+                    return await self.restoreChild(node, path: path, in: dir, matcher: matcher, everything: everything, preloaded: preloaded)
+                }
             }
             while next < children.count, next < 32 { spawn() }
             while let r = await group.next() {
@@ -150,7 +166,8 @@ public final class Restorer: Sendable {
         }
     }
 
-    private func restoreChild(_ node: Node, path: [UInt8], in dir: LazyDirectory, matcher: PathMatcher, everything: Bool) async -> Bool {
+    private func restoreChild(_ node: Node, path: [UInt8], in dir: LazyDirectory, matcher: PathMatcher, everything: Bool,
+                              preloaded: [BlobID: [UInt8]] = [:]) async -> Bool {
         // Every name is resolved relative to its folder's descriptor, without following links; a name
         // that is not one component ("..", "a/b") could leave the target, so it is never used.
         guard Node.isValidName(node.name) else { note(error: path, Restorer.unsafeName(node.name)); return false }
@@ -166,14 +183,15 @@ public final class Restorer: Sendable {
             return any
         }
         guard selected, let parent = dir.open(onError: note) else { return false }
-        await restoreEntry(node, into: parent, path: path, display: joinPath(dir.path, node.name))
+        await restoreEntry(node, into: parent, path: path, display: joinPath(dir.path, node.name), preloaded: preloaded)
         return true
     }
 
     // MARK: - Entries
 
-    /// Restores one non-directory entry (or an empty directory node) into `dir`.
-    func restoreEntry(_ node: Node, into dir: Descriptor, path: [UInt8], display: [UInt8]) async {
+    /// Restores one non-directory entry (or an empty directory node) into `dir`. `preloaded` holds
+    /// blobs of its content already read (by a batch); the rest are loaded here.
+    func restoreEntry(_ node: Node, into dir: Descriptor, path: [UInt8], display: [UInt8], preloaded: [BlobID: [UInt8]] = [:]) async {
         guard Node.isValidName(node.name) else { note(error: path, Restorer.unsafeName(node.name)); return }
         do {
             // Whatever is in the way is replaced, a folder with its contents included: the user asked
@@ -186,7 +204,9 @@ public final class Restorer: Sendable {
             case .file:
                 await slots.acquire()
                 defer { slots.release() }
-                if node.links > 1 { try await restoreHardLinked(node, into: dir, display: display) } else { try await restoreFile(node, into: dir, display: display) }
+                if node.links > 1 { try await restoreHardLinked(node, into: dir, display: display, preloaded: preloaded) } else {
+                    try await restoreFile(node, into: dir, display: display, preloaded: preloaded)
+                }
             case .directory:
                 if mkdirat(dir.fd, cString(node.name), 0o700) != 0, errno != EEXIST { throw FileSystemError("mkdir", path: display, errno: errno) }
                 let fd = try Descriptor.openDirectory(node.name, in: dir, path: display)
@@ -215,12 +235,12 @@ public final class Restorer: Sendable {
     }
 
     /// The first name of a hard-linked inode is restored as a file; the others wait for it and link to it.
-    private func restoreHardLinked(_ node: Node, into dir: Descriptor, display: [UInt8]) async throws {
+    private func restoreHardLinked(_ node: Node, into dir: Descriptor, display: [UInt8], preloaded: [BlobID: [UInt8]]) async throws {
         let key = HardLinkKey(device: node.device, inode: node.inode)
         let (first, task) = hardLinks.withLock { map -> (Bool, Task<LinkSource?, Never>) in
             if let t = map[key] { return (false, t) }
             let t = Task<LinkSource?, Never> {
-                do { try await self.restoreFile(node, into: dir, display: display); return LinkSource(dir: dir, name: node.name) } catch {
+                do { try await self.restoreFile(node, into: dir, display: display, preloaded: preloaded); return LinkSource(dir: dir, name: node.name) } catch {
                     self.note(error: display, error); return nil
                 }
             }
@@ -229,7 +249,7 @@ public final class Restorer: Sendable {
         }
         guard let source = await task.value else {
             if first { throw KuraError(.io, "could not restore the file") }
-            try await restoreFile(node, into: dir, display: display)  // the first copy failed: restore this one on its own
+            try await restoreFile(node, into: dir, display: display, preloaded: preloaded)  // the first copy failed: restore this one on its own
             return
         }
         if first { return }
@@ -244,7 +264,7 @@ public final class Restorer: Sendable {
     /// behind), or under a temporary name where the file system has no unnamed files; it gets its real
     /// name (through a temporary name and a rename, which replaces what was there atomically) only when
     /// it is complete. On failure the temporary file is removed and the error says the file was not restored.
-    private func restoreFile(_ node: Node, into dir: Descriptor, display: [UInt8]) async throws {
+    private func restoreFile(_ node: Node, into dir: Descriptor, display: [UInt8], preloaded: [BlobID: [UInt8]]) async throws {
         let temporary = Array(".kura-restore-\(String(UInt64.random(in: 0...UInt64.max), radix: 16))".utf8)
         var oldRemoved = false
         do {
@@ -258,13 +278,13 @@ public final class Restorer: Sendable {
                 // A large file without holes is written front to back around the page cache: the
                 // restore neither pays the kernel's page-cache copy nor evicts the server's working set.
                 var writer = DirectWriter(fd: file.fd, path: display)
-                try await ContentStreamer(repository: repository).stream(chunks) { bytes in
+                try await ContentStreamer(repository: repository, preloaded: preloaded).stream(chunks) { bytes in
                     try bytes.withUnsafeBytes { try writer.write($0) }
                 }
                 try writer.finish()
             } else {
                 var index = 0
-                try await ContentStreamer(repository: repository).stream(chunks) { bytes in
+                try await ContentStreamer(repository: repository, preloaded: preloaded).stream(chunks) { bytes in
                     try bytes.withUnsafeBytes { try file.write($0, at: offsets[index]) }
                     index += 1
                 }

@@ -294,9 +294,12 @@ func makeSampleTree(at path: String, seed: UInt64 = 1) throws -> String {
 }
 
 /// Writes a UTF-8 text file (creating folders).
-func writeText(_ path: String, _ text: String) throws {
+func writeText(_ path: String, _ text: String) throws { try writeBytes(path, Array(text.utf8)) }
+
+/// Writes a file (creating folders).
+func writeBytes(_ path: String, _ bytes: [UInt8]) throws {
     try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-    try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+    try Data(bytes).write(to: URL(fileURLWithPath: path))
 }
 
 /// The id prefixes of all snapshots, oldest first.

@@ -49,6 +49,33 @@ struct S3RequestCountTests {
         }
     }
 
+    @Test("a restore reads a folder of small files with a few ranged GETs per pack, not one per file, and gets every byte back")
+    func restoreOfSmallFiles() async throws {
+        let server = try S3TestServer()   // its own: the counts are this test's alone
+        defer { server.stop() }
+        try await withSandbox { s in
+            let location = server.location(prefix: S3TestServer.uniquePrefix("restore-counts") + "/repo")
+            let env = S3TestServer.environment
+            let src = s.path("src")
+            var files: [String: [UInt8]] = [:]
+            for i in 0..<300 { files[(i % 3 == 0 ? "/json" : "/thumbs") + "/f\(i)"] = randomBytes(300 + (i * 7_717) % 40_000, seed: UInt64(i)) }
+            for (path, data) in files { try writeBytes(src + path, data) }
+            for args in [["init", "-q"], ["backup", "-q", src]] {
+                let r = try await s.kura(args, repo: .path(location), extra: env)
+                try #require(r.status == 0, "\(r)")
+            }
+            try server.resetStats()
+            let target = s.path("restored")
+            let r = try await s.kura(["restore", "-q", "latest:\(src)", "--target", target], repo: .path(location), extra: env)
+            #expect(r.status == 0, "\(r)")
+            let counts = try server.stats().counts
+            print("S3 requests of a restore of 300 small files: \(counts)")
+            for (path, data) in files { #expect(FileManager.default.contents(atPath: target + path) == Data(data), "\(path)") }
+            // 300 files (6.3 MB) in one or two packs: a few GETs of pack regions, not 300.
+            #expect((1...10).contains(counts["GET data"] ?? 0), "\(counts)")
+        }
+    }
+
     @Test("two hosts back up into one bucket at the same time: both snapshots are saved, check --read-data passes, both restore")
     func twoHostsAtOnce() async throws {
         let server = try S3TestServer.shared
