@@ -28,7 +28,7 @@ public struct Dumper: Sendable {
             PathBytes.components(path).dropFirst(base).joined(separator: [47]).map { $0 }
         }
 
-        func add(_ e: SnapshotEntry) async throws {
+        func add(_ e: SnapshotEntry, preloaded: [BlobID: [UInt8]] = [:]) async throws {
             guard let node = e.node else { return }
             var t = TarEntry(path: relative(e.path), kind: .file)
             t.mode = node.mode; t.uid = node.uid; t.gid = node.gid
@@ -57,6 +57,8 @@ public struct Dumper: Sendable {
             if t.kind == .file, t.size > 0 {
                 // A sparse file's holes are in its map, not in the archive: stream only the data.
                 let extents = t.sparseRegions == nil ? node.content : node.content.filter { !$0.isHole }
+                var streamer = streamer
+                streamer.preloaded = preloaded
                 try await streamer.stream(extents) { bytes in try tar.writeContents(bytes); try await drain() }
             }
             try tar.finishEntry()
@@ -65,7 +67,8 @@ public struct Dumper: Sendable {
 
         if entry.node != nil { try await add(entry) }
         if entry.isDirectory {
-            try await browser.walk(entry) { child in try await add(child); return true }
+            // From a remote store, each folder's small files come in batches (a few requests, not one per file).
+            try await browser.walk(entry, preloadingSmallFiles: true) { child, preloaded in try await add(child, preloaded: preloaded); return true }
         }
         try tar.finish()
         try gzip?.finish()

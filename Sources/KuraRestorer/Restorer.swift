@@ -133,24 +133,15 @@ public final class Restorer: Sendable {
         let children = tree.nodes.map { node in
             (node, entry.path == [47] ? [47] + node.name : entry.path + [47] + node.name)
         }
-        // From a remote store, the small files of a folder are read in batches (one request per pack
-        // region, not one per file); a batch is started when its first file is, so the next batch
-        // loads while the files of the one before are written.
-        let batches = repository.store.isRemote && everything ? SmallFileBatches(tree.nodes) : nil
-        var batchTasks: [Int: Task<[BlobID: [UInt8]], Never>] = [:]
+        // From a remote store, the small files of a folder restored whole are read in batches (one
+        // request per region of a pack, not one per file).
+        let preloader = everything ? FolderPreloader(repository: repository, nodes: tree.nodes) : nil
         return await withTaskGroup(of: Bool.self) { group in
             var restoredAny = everything
             var next = 0
             func spawn() {
                 let (node, path) = children[next]
-                let loaded = batches?.batch(ofChild: next).map { b in
-                    if let t = batchTasks[b] { return t }
-                    let ids = batches!.blobs(ofBatch: b)
-                    batchTasks = batchTasks.filter { $0.key >= b - 1 }   // older batches are held by their files only
-                    let t = Task { await self.repository.loadBlobs(ids) }
-                    batchTasks[b] = t
-                    return t
-                }
+                let loaded = preloader?.batch(forChild: next)
                 next += 1
                 group.addTask {
                     let preloaded = await loaded?.value ?? [:]

@@ -57,13 +57,24 @@ public struct SnapshotBrowser: Sendable {
     /// Visits every entry below `directory` depth-first in name order (pre-order), with its absolute
     /// path. Return false from `visit` to skip a directory's contents.
     public func walk(_ directory: SnapshotEntry, visit: (SnapshotEntry) async throws -> Bool) async throws {
+        try await walk(directory, preloadingSmallFiles: false) { entry, _ in try await visit(entry) }
+    }
+
+    /// ``walk(_:visit:)`` for a reader of every file's content (`kura dump`): with
+    /// `preloadingSmallFiles`, each folder's small files are read from a remote store in batches
+    /// (``FolderPreloader``) and `visit` gets the blobs of the entry's content that loaded (the
+    /// others it loads itself); otherwise, and for a local store, it gets none.
+    public func walk(_ directory: SnapshotEntry, preloadingSmallFiles: Bool,
+                     visit: (SnapshotEntry, _ preloaded: [BlobID: [UInt8]]) async throws -> Bool) async throws {
         guard let treeID = directory.tree else { return }
         let tree = try await repository.loadTree(treeID)
-        for node in tree.nodes {
+        let preloader = preloadingSmallFiles ? FolderPreloader(repository: repository, nodes: tree.nodes) : nil
+        for (i, node) in tree.nodes.enumerated() {
             let entry = SnapshotEntry(path: directory.path == [47] ? [47] + node.name : directory.path + [47] + node.name,
                                       node: node, tree: node.subtree)
-            if try await visit(entry), node.type == .directory {
-                try await walk(entry, visit: visit)
+            let preloaded = await preloader?.batch(forChild: i)?.value ?? [:]
+            if try await visit(entry, preloaded), node.type == .directory {
+                try await walk(entry, preloadingSmallFiles: preloadingSmallFiles, visit: visit)
             }
         }
     }

@@ -157,7 +157,8 @@ final class Sandbox: @unchecked Sendable {
     }
 
     /// Runs `kura ARGS | PROGRAM PROGRAM-ARGS` through a real pipe; returns both results.
-    func pipe(kura arguments: [String], into program: String, _ programArguments: [String]) async throws -> (kura: RunResult, consumer: RunResult) {
+    func pipe(kura arguments: [String], into program: String, _ programArguments: [String],
+              repo location: String? = nil, extra: [String: String] = [:]) async throws -> (kura: RunResult, consumer: RunResult) {
         let pipe = Pipe()
         let id = UUID().uuidString
         let kuraErr = scratch.appendingPathComponent("kura-err-\(id)")
@@ -165,7 +166,7 @@ final class Sandbox: @unchecked Sendable {
         defer { for u in [kuraErr, outURL, errURL] { try? FileManager.default.removeItem(at: u) } }
         // The writer first: Foundation closes the parent's write end after launching it, so the
         // reader sees end-of-file when kura exits.
-        let writer = try TestProcess.start(KuraBinary.url, arguments + ["--repo", repo], environment: try environment(.environment),
+        let writer = try TestProcess.start(KuraBinary.url, arguments + ["--repo", location ?? repo], environment: try environment(.environment, extra: extra),
                                             stdout: .handle(pipe), stderr: .file(kuraErr))
         try? pipe.fileHandleForWriting.close()
         let reader = try TestProcess.start(URL(fileURLWithPath: "/usr/bin/env"), [program] + programArguments,

@@ -5,6 +5,7 @@ import KuraRestorer
 import KuraStore
 import KuraStoreTesting
 import KuraTestSupport
+import Synchronization
 import Testing
 
 @Suite("Batched blob reads (few requests for many small blobs)")
@@ -60,47 +61,78 @@ struct BatchReadTests {
         await #expect(throws: KuraError.self) { _ = try await repo.loadBlob(victim) }
     }
 
-    @Test("a restore from a remote store reads a folder's small files in batches: a few requests instead of one per chunk, same bytes")
-    func restoreFromRemoteBatches() async throws {
-        let tmp = try TemporaryFolder("kura-test")
-        let source = tmp.file("src")
-        for dir in ["", "/sub"] { try FileManager.default.createDirectory(atPath: source + dir, withIntermediateDirectories: true) }
+    /// 240 small files in two folders and one file over the small-file limit, backed up into a memory
+    /// store; the number of chunks of the big file.
+    struct SmallFiles {
+        var source: String
         var files: [String: [UInt8]] = [:]
-        for i in 0..<240 {
-            let path = (i % 4 == 0 ? "/sub" : "") + "/f\(i).bin"
-            files[path] = randomBytes(500 + (i * 4_099) % 30_000, seed: UInt64(i))
-        }
-        files["/big.bin"] = randomBytes(1_400_000, seed: 999)  // over the small-file limit: streamed on its own
-        for (path, data) in files { try Data(data).write(to: URL(fileURLWithPath: source + path)) }
-        let memory = MemoryStore()
-        let writer = try await makeRepository(store: memory, packSize: 1 << 20)
-        let snapshot = try await Archiver(repository: writer, options: BackupOptions(paths: [source])).run().snapshot
+        var memory = MemoryStore()
+        var snapshot: Snapshot
+        var bigChunks: Int
 
-        // The same repository, once through a store that says it is local and once through one that
-        // says it is remote: only the second batches.
-        var reads: [Bool: Int] = [:]
-        for remote in [false, true] {
+        init(_ tmp: TemporaryFolder) async throws {
+            source = tmp.file("src")
+            for dir in ["", "/sub"] { try FileManager.default.createDirectory(atPath: source + dir, withIntermediateDirectories: true) }
+            for i in 0..<240 { files[(i % 4 == 0 ? "/sub" : "") + "/f\(i).bin"] = randomBytes(500 + (i * 4_099) % 30_000, seed: UInt64(i)) }
+            files["/big.bin"] = randomBytes(1_400_000, seed: 999)  // over the small-file limit: streamed on its own
+            for (path, data) in files { try Data(data).write(to: URL(fileURLWithPath: source + path)) }
+            let writer = try await makeRepository(store: memory, packSize: 1 << 20)
+            snapshot = try await Archiver(repository: writer, options: BackupOptions(paths: [source])).run().snapshot
+            let big = try await SnapshotBrowser(repository: writer, snapshot: snapshot).entry(at: Array((source + "/big.bin").utf8)).node
+            bigChunks = try #require(big).content.count
+        }
+
+        /// The repository through a store that counts its calls and says it is local or remote.
+        func open(remote: Bool) async throws -> (Repository, CountingStore) {
             let counting = CountingStore(memory, remote: remote)
             let repo = try await Repository.open(store: counting, password: Array("correct horse".utf8))
             try await repo.loadIndex()
             counting.reset()
+            return (repo, counting)
+        }
+    }
+
+    @Test("a restore from a remote store reads a folder's small files in batches: a few requests instead of one per chunk, same bytes")
+    func restoreFromRemoteBatches() async throws {
+        let tmp = try TemporaryFolder("kura-test")
+        let fixture = try await SmallFiles(tmp)
+        var reads: [Bool: Int] = [:]
+        for remote in [false, true] {
+            let (repo, counting) = try await fixture.open(remote: remote)
             let target = tmp.file("restore-\(remote)")
-            let browser = SnapshotBrowser(repository: repo, snapshot: snapshot)
-            let result = try await Restorer(repository: repo, options: RestoreOptions(target: target)).restore(browser, entry: try await browser.entry(at: Array(source.utf8)))
+            let browser = SnapshotBrowser(repository: repo, snapshot: fixture.snapshot)
+            let result = try await Restorer(repository: repo, options: RestoreOptions(target: target)).restore(browser, entry: try await browser.entry(at: Array(fixture.source.utf8)))
             #expect(result.errors.isEmpty, "\(result.errors)")
-            #expect(result.files == files.count)
-            for (path, data) in files {
+            #expect(result.files == fixture.files.count)
+            for (path, data) in fixture.files {
                 #expect(FileManager.default.contents(atPath: target + path) == Data(data), "\(path) (remote: \(remote))")
             }
             reads[remote] = counting.calls["get(range)"] ?? 0
         }
-        let big = try await SnapshotBrowser(repository: writer, snapshot: snapshot).entry(at: Array((source + "/big.bin").utf8)).node
-        let bigChunks = try #require(big).content.count
-        let local = reads[false]!, remote = reads[true]!
+        let local = reads[false]!, remote = reads[true]!, bigChunks = fixture.bigChunks
         print("ranged reads of the restore: local store \(local), remote store \(remote); big file \(bigChunks) chunks")
         // Unbatched: one read per chunk (240 small files of one or more chunks, and the big file's).
         #expect(local >= 240 + bigChunks, "\(local) reads, \(bigChunks) chunks in the big file")
         // Batched: the big file's chunks, the folders' trees and a few reads per folder.
         #expect(remote <= bigChunks + 20, "\(remote) reads, \(bigChunks) chunks in the big file")
+    }
+
+    @Test("kura dump from a remote store reads small files in batches and writes the same archive, byte for byte")
+    func dumpFromRemoteBatches() async throws {
+        let tmp = try TemporaryFolder("kura-test")
+        let fixture = try await SmallFiles(tmp)
+        var archives: [Bool: [UInt8]] = [:], reads: [Bool: Int] = [:]
+        for remote in [false, true] {
+            let (repo, counting) = try await fixture.open(remote: remote)
+            let browser = SnapshotBrowser(repository: repo, snapshot: fixture.snapshot)
+            let out = Mutex([UInt8]())
+            try await Dumper(browser: browser).dump(try await browser.entry(at: Array(fixture.source.utf8)), format: .tar,
+                                                    sink: { bytes in out.withLock { $0 += bytes } })
+            archives[remote] = out.withLock { $0 }
+            reads[remote] = counting.calls["get(range)"] ?? 0
+        }
+        let size = fixture.files.values.reduce(0) { $0 + $1.count }
+        #expect(archives[false]!.count > size && archives[true]! == archives[false]!, "\(archives[false]!.count) vs \(archives[true]!.count) bytes")
+        #expect(reads[false]! >= 240 + fixture.bigChunks && reads[true]! <= fixture.bigChunks + 20, "\(reads), \(fixture.bigChunks) chunks in the big file")
     }
 }
