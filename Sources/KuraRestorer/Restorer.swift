@@ -12,6 +12,9 @@ public struct RestoreOptions: Sendable {
     public var includes: [String] = []
     /// Files restored at the same time.
     public var parallelism = max(4, ProcessInfo.processInfo.activeProcessorCount * 2)
+    /// Bytes of small files read ahead in batches from a remote store, held at once at most
+    /// (``FolderPreloader``; the default is 32 MiB).
+    public var preloadBudget = FolderPreloader.budgetBytes
     public init(target: String) { self.target = target }
 }
 
@@ -35,6 +38,8 @@ public final class Restorer: Sendable {
     let options: RestoreOptions
     let accounts = Accounts()
     let slots: AsyncLimiter
+    /// Memory for small files read ahead in batches from a remote store (``FolderPreloader``).
+    let preloadBudget: AsyncLimiter
     let isRoot = geteuid() == 0
     private let result = Mutex(RestoreResult())
     private let hardLinks = Mutex([HardLinkKey: Task<LinkSource?, Never>]())
@@ -55,6 +60,7 @@ public final class Restorer: Sendable {
         // A remote store is latency-bound: enough files in flight to keep its connections busy.
         let files = repository.store.isRemote ? max(options.parallelism, 2 * min(repository.store.maxConcurrentRequests, 64)) : options.parallelism
         self.slots = AsyncLimiter(capacity: max(1, files))
+        self.preloadBudget = AsyncLimiter(capacity: max(1, options.preloadBudget))
         self.progress = progress
     }
 
@@ -135,16 +141,19 @@ public final class Restorer: Sendable {
         }
         // From a remote store, the small files of a folder restored whole are read in batches (one
         // request per region of a pack, not one per file).
-        let preloader = everything ? FolderPreloader(repository: repository, nodes: tree.nodes) : nil
+        let preloader = everything ? FolderPreloader(repository: repository, nodes: tree.nodes, budget: preloadBudget) : nil
         return await withTaskGroup(of: Bool.self) { group in
             var restoredAny = everything
             var next = 0
             func spawn() {
                 let (node, path) = children[next]
-                let loaded = preloader?.batch(forChild: next)
+                let index = next
+                let loaded = preloader?.batch(forChild: index)
                 next += 1
                 group.addTask {
+                    // The batch first, before any other resource (FolderPreloader: why this cannot deadlock).
                     let preloaded = await loaded?.value ?? [:]
+                    defer { preloader?.finished(child: index) }
                     return await self.restoreChild(node, path: path, in: dir, matcher: matcher, everything: everything, preloaded: preloaded)
                 }
             }

@@ -66,16 +66,22 @@ public struct SnapshotBrowser: Sendable {
     /// others it loads itself); otherwise, and for a local store, it gets none.
     public func walk(_ directory: SnapshotEntry, preloadingSmallFiles: Bool,
                      visit: (SnapshotEntry, _ preloaded: [BlobID: [UInt8]]) async throws -> Bool) async throws {
+        let budget = preloadingSmallFiles ? AsyncLimiter(capacity: FolderPreloader.budgetBytes) : nil
+        try await walk(directory, budget: budget, visit: visit)
+    }
+
+    private func walk(_ directory: SnapshotEntry, budget: AsyncLimiter?,
+                      visit: (SnapshotEntry, _ preloaded: [BlobID: [UInt8]]) async throws -> Bool) async throws {
         guard let treeID = directory.tree else { return }
         let tree = try await repository.loadTree(treeID)
-        let preloader = preloadingSmallFiles ? FolderPreloader(repository: repository, nodes: tree.nodes) : nil
+        let preloader = budget.flatMap { FolderPreloader(repository: repository, nodes: tree.nodes, budget: $0) }
         for (i, node) in tree.nodes.enumerated() {
             let entry = SnapshotEntry(path: directory.path == [47] ? [47] + node.name : directory.path + [47] + node.name,
                                       node: node, tree: node.subtree)
             let preloaded = await preloader?.batch(forChild: i)?.value ?? [:]
-            if try await visit(entry, preloaded), node.type == .directory {
-                try await walk(entry, preloadingSmallFiles: preloadingSmallFiles, visit: visit)
-            }
+            let descend = try await visit(entry, preloaded)
+            preloader?.finished(child: i)
+            if descend, node.type == .directory { try await walk(entry, budget: budget, visit: visit) }
         }
     }
 }

@@ -136,3 +136,51 @@ struct BatchReadTests {
         #expect(reads[false]! >= 240 + fixture.bigChunks && reads[true]! <= fixture.bigChunks + 20, "\(reads), \(fixture.bigChunks) chunks in the big file")
     }
 }
+
+@Suite("Batched reads under a tight memory budget")
+struct BatchBudgetTests {
+    @Test("a restore from a remote store whose batches wait for a budget smaller than any batch finishes (no deadlock between folders) and restores every byte")
+    func tightBudgetDoesNotDeadlock() async throws {
+        let tmp = try TemporaryFolder("kura-test")
+        let source = tmp.file("src")
+        var files: [String: [UInt8]] = [:]
+        // Small files, then 40 folders (each with small files and a subfolder of small files), then
+        // more small files: runs of the parent wait behind subfolders that wait for the same budget.
+        func add(_ path: String, _ seed: Int) { files[path] = randomBytes(2_000 + (seed * 7_919) % 40_000, seed: UInt64(seed)) }
+        for i in 0..<30 { add("/a\(i)", i) }
+        for d in 0..<40 {
+            for i in 0..<12 { add("/d\(d)/f\(i)", 1_000 + d * 100 + i) }
+            for i in 0..<6 { add("/d\(d)/inner/g\(i)", 9_000 + d * 100 + i) }
+        }
+        for i in 0..<30 { add("/z\(i)", 50_000 + i) }
+        for (path, data) in files {
+            try FileManager.default.createDirectory(atPath: (source + path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try Data(data).write(to: URL(fileURLWithPath: source + path))
+        }
+        let memory = MemoryStore()
+        let writer = try await makeRepository(store: memory, packSize: 1 << 20)
+        let snapshot = try await Archiver(repository: writer, options: BackupOptions(paths: [source])).run().snapshot
+        let counting = CountingStore(memory, remote: true)
+        let repo = try await Repository.open(store: counting, password: Array("correct horse".utf8))
+        var options = RestoreOptions(target: tmp.file("out"))
+        options.preloadBudget = 10_000   // smaller than every batch: one batch loaded at a time
+        let browser = SnapshotBrowser(repository: repo, snapshot: snapshot)
+        let entry = try await browser.entry(at: Array(source.utf8))
+        let restorer = try Restorer(repository: repo, options: options)
+        // A deadlock would hang (waits for the budget are not cancellable): run the restore on its own
+        // and give it a minute, so that the test fails instead of hanging.
+        let outcome = Mutex<Result<RestoreResult, any Error>?>(nil)
+        Task {
+            let r: Result<RestoreResult, any Error>
+            do { r = .success(try await restorer.restore(browser, entry: entry)) } catch { r = .failure(error) }
+            outcome.withLock { $0 = r }
+        }
+        let deadline = ContinuousClock.now + .seconds(60)
+        while outcome.withLock({ $0 }) == nil, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        let result = try #require(outcome.withLock { $0 }, "the restore did not finish within 60 s").get()
+        #expect(result.errors.isEmpty, "\(result.errors)")
+        #expect(result.files == files.count)
+        for (path, data) in files { #expect(FileManager.default.contents(atPath: tmp.file("out") + path) == Data(data), "\(path)") }
+        #expect((counting.calls["get(range)"] ?? 0) < files.count, "\(counting.calls) for \(files.count) files")
+    }
+}
