@@ -6,12 +6,17 @@ import Testing
 /// loopback server and held to the figures docs/scaling.md gives.
 @Suite("S3 request counts of everyday commands")
 struct S3RequestCountTests {
+    /// A sandbox and a repository location on a loopback S3 server of the test's own, so that the
+    /// server's request counts are this test's alone.
+    private func withOwnServer(_ prefix: String, _ body: (S3TestServer, Sandbox, String) async throws -> Void) async throws {
+        let server = try S3TestServer()
+        defer { server.stop() }
+        try await withSandbox { s in try await body(server, s, server.location(prefix: S3TestServer.uniquePrefix(prefix) + "/repo")) }
+    }
+
     @Test("a no-change backup, snapshots, ls and cat of one file with a warm cache make a small, fixed number of requests")
     func everydayCommands() async throws {
-        let server = try S3TestServer()   // its own: the counts are this test's alone
-        defer { server.stop() }
-        try await withSandbox { s in
-            let location = server.location(prefix: S3TestServer.uniquePrefix("counts") + "/repo")
+        try await withOwnServer("counts") { server, s, location in
             let env = S3TestServer.environment
             func kura(_ args: [String], sourceLocation: SourceLocation = #_sourceLocation) async throws -> RunResult {
                 let r = try await s.kura(args, repo: .path(location), extra: env)
@@ -51,10 +56,7 @@ struct S3RequestCountTests {
 
     @Test("restore and dump read a folder of small files with a few ranged GETs per pack, not one per file, and get every byte back")
     func restoreOfSmallFiles() async throws {
-        let server = try S3TestServer()   // its own: the counts are this test's alone
-        defer { server.stop() }
-        try await withSandbox { s in
-            let location = server.location(prefix: S3TestServer.uniquePrefix("restore-counts") + "/repo")
+        try await withOwnServer("restore-counts") { server, s, location in
             let env = S3TestServer.environment
             let src = s.path("src")
             var files: [String: [UInt8]] = [:]
