@@ -763,7 +763,7 @@ def build_section(args, rows, cpu_rows, R, V, notes, one_rel, nfiles, nbytes, ve
     L = [BEGIN, "",
          f"Measured {started:%Y-%m-%d %H:%M %Z}".rstrip() + f" with `{cmd}` (run from the project root).", "",
          f"- machine: {m['nproc']} cores, {m['cpu']}, {m['memory']} RAM, Linux {m['kernel']}",
-         f"- kura: `{versions['kura']}` ({args.kura}; project tree at commit {project_commit()})"]
+         f"- kura: `{versions['kura']}` ({args.kura}; project tree at commit {versions['commit']})"]
     if "restic" in args.tools:
         L.append(f"- restic: `{versions['restic']}`")
     if "borg" in args.tools:
@@ -871,7 +871,8 @@ def main():
     ensure_tools(args.tools)
 
     started = datetime.datetime.now().astimezone()
-    versions = {"kura": "kura " + first_line([args.kura, "--version"]),
+    # The commit is taken now: the run itself rewrites the tracked chart and page at the end.
+    versions = {"commit": project_commit(), "kura": "kura " + first_line([args.kura, "--version"]),
                 "restic": first_line(["restic", "version"]) if "restic" in args.tools else "",
                 "borg": first_line(["borg", "--version"]) if "borg" in args.tools else ""}
     m = machine_info()
