@@ -16,7 +16,7 @@ public struct PackRead: Sendable, Equatable {
         var byPack: [BlobID: [BlobLocation]] = [:]
         for l in locations { byPack[l.pack, default: []].append(l) }
         var reads: [PackRead] = []
-        for pack in byPack.keys.sorted(by: { $0.hex < $1.hex }) {
+        for pack in byPack.keys.sorted() {
             var current: PackRead?
             var seen = Set<BlobID>()
             for l in byPack[pack]!.sorted(by: { $0.entry.offset < $1.entry.offset }) where seen.insert(l.entry.id).inserted {

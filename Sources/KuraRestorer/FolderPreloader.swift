@@ -56,8 +56,8 @@ final class FolderPreloader: Sendable {
         var plans: [Plan] = []
         var inRun = false
         for (i, node) in nodes.enumerated() {
-            let ids = node.content.compactMap(\.id)
-            guard node.type == .file, node.size <= FolderPreloader.fileLimit, !ids.isEmpty else { inRun = false; continue }
+            let ids = node.type == .file && node.size <= FolderPreloader.fileLimit ? node.content.compactMap(\.id) : []
+            guard !ids.isEmpty else { inRun = false; continue }
             if !inRun || UInt64(plans[plans.count - 1].bytes) + node.size > FolderPreloader.batchBytes { plans.append(Plan()) }
             inRun = true
             plans[plans.count - 1].blobs += ids

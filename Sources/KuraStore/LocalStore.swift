@@ -69,9 +69,6 @@ public final class LocalStore: ObjectStore {
     /// Durable when it returns (local: temp file in the same directory, write, fsync, rename, fsync the directory).
     /// Creates missing directories (0700); throws ``ObjectStoreError/Code/alreadyExists`` if the key clashes
     /// with an object where a directory is needed, or with objects stored below it.
-    /// Objects at least this large (packs) are written around the page cache (`DirectWriter.threshold`).
-    static var directWriteThreshold: Int { DirectWriter.threshold }
-
     public func put(_ key: String, data: [UInt8]) async throws {
         let key = try ObjectKey(key, location: location)
         // write + fsync blocks for milliseconds: do it on a thread of its own, not on one of the few
@@ -120,7 +117,7 @@ public final class LocalStore: ObjectStore {
         }
         do {
             // Large objects (packs) bypass the page cache where the file system allows it.
-            if data.count >= Self.directWriteThreshold {
+            if data.count >= DirectWriter.threshold {
                 var writer = DirectWriter(fd: fd, path: Array(key.string.utf8))
                 try data.withUnsafeBytes { try writer.write($0) }
                 try writer.finish()
